@@ -1,0 +1,1 @@
+//! ovs-ofctl flow text parser. (Being written.)

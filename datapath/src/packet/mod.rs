@@ -1,0 +1,1 @@
+//! Zero-copy header views, flow-key extraction and header rewrites. (Being written.)

@@ -1,0 +1,1 @@
+//! Test harness: namespaces, veths, xvsd processes.
