@@ -5,7 +5,17 @@
 //! OpenFlow tables of every bridge the packet crosses (`xlate` over `ofproto`) ->
 //! datapath actions (`odp`) executed on the frame (`exec`) -> batched tx (`io`).
 //! Pinned poll-mode workers (`pmd`) own the caches; the control socket (`control`)
-//! publishes new pipeline snapshots.
+//! publishes new pipeline snapshots (`daemon`).
 
+pub mod cache;
+pub mod clock;
+pub mod control;
+pub mod daemon;
+pub mod exec;
 pub mod flow;
+pub mod io;
+pub mod odp;
+pub mod ofproto;
 pub mod packet;
+pub mod pmd;
+pub mod xlate;

@@ -1,1 +1,112 @@
-fn main() {}
+//! xvsd: the xvs datapath daemon.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+
+use xvs::control::proto::DEFAULT_SOCKET;
+use xvs::control::server::Server;
+use xvs::daemon::{DaemonConfig, Datapath};
+use xvs::pmd::worker::{PollMode, Upcall};
+
+#[derive(Parser, Debug)]
+#[command(name = "xvsd", version, about = "xvs: userspace virtual switch on AF_XDP")]
+struct Args {
+    /// Control socket path.
+    #[arg(long, default_value = DEFAULT_SOCKET)]
+    socket: PathBuf,
+    /// CPUs for the poll-mode workers, one worker pinned per CPU (e.g. "1" or "2,3" or
+    /// "1-3"). Default: one unpinned worker.
+    #[arg(long)]
+    cpus: Option<String>,
+    /// busy: workers spin on their rings (lowest latency, 100% of their CPUs).
+    /// adaptive: workers sleep in poll(2) after a short idle spell (shared machines).
+    #[arg(long, default_value = "busy")]
+    poll: String,
+    /// UMEM frames (4 KiB each) per worker.
+    #[arg(long, default_value_t = xvs::io::umem::DEFAULT_FRAMES)]
+    frames: u32,
+    /// Exact-match cache entries per worker (0 disables the EMC).
+    #[arg(long)]
+    emc_entries: Option<usize>,
+}
+
+fn parse_cpus(s: &str) -> Result<Vec<usize>> {
+    let mut v = Vec::new();
+    for part in s.split(',').filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b): (usize, usize) = (a.trim().parse()?, b.trim().parse()?);
+                if a > b {
+                    bail!("bad CPU range {part}");
+                }
+                v.extend(a..=b);
+            }
+            None => v.push(part.trim().parse().with_context(|| format!("bad CPU '{part}'"))?),
+        }
+    }
+    let n = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    if let Some(c) = v.iter().find(|&&c| c >= n) {
+        bail!("CPU {c} does not exist (this machine has {n})");
+    }
+    Ok(v)
+}
+
+fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let cpus = match &args.cpus {
+        Some(s) => parse_cpus(s)?,
+        None => vec![],
+    };
+    let poll = match args.poll.as_str() {
+        "busy" => PollMode::Busy,
+        "adaptive" | "idle-backoff" => PollMode::Adaptive,
+        p => bail!("unknown --poll mode '{p}' (busy, adaptive)"),
+    };
+    let server = Server::bind(&args.socket)?;
+    let config = DaemonConfig { cpus, poll, frames_per_worker: args.frames, emc_entries: args.emc_entries };
+    let (dp, upcalls) = Datapath::start(config)?;
+    let dp = Arc::new(Mutex::new(dp));
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(sig, stop.clone())?;
+    }
+
+    // The control-plane loop: apply flows learned by workers, expire timeouts.
+    let bg = {
+        let dp = dp.clone();
+        let stop = stop.clone();
+        std::thread::Builder::new().name("xvs-main".into()).spawn(move || {
+            let mut last_tick = Instant::now();
+            while !stop.load(Ordering::Relaxed) {
+                if let Ok(Upcall::Learned(b, specs)) = upcalls.recv_timeout(Duration::from_millis(100)) {
+                    let mut d = dp.lock().unwrap_or_else(|p| p.into_inner());
+                    d.apply_learned(b, specs);
+                    // Drain what else is waiting while we hold the lock.
+                    while let Ok(Upcall::Learned(b, specs)) = upcalls.try_recv() {
+                        d.apply_learned(b, specs);
+                    }
+                }
+                if last_tick.elapsed() >= Duration::from_secs(1) {
+                    last_tick = Instant::now();
+                    dp.lock().unwrap_or_else(|p| p.into_inner()).tick();
+                }
+            }
+        })?
+    };
+
+    tracing::info!("xvsd {} listening on {}", env!("CARGO_PKG_VERSION"), args.socket.display());
+    server.run(dp.clone(), stop.clone());
+    tracing::info!("shutting down");
+    let _ = bg.join();
+    dp.lock().unwrap_or_else(|p| p.into_inner()).shutdown();
+    Ok(())
+}

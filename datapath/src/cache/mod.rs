@@ -1,0 +1,179 @@
+//! A worker's flow cache: exact-match cache in front of the megaflow cache, in front
+//! of translation (the slow path).
+//!
+//! Revalidation is lazy and exact: every entry remembers the epoch it was translated
+//! at. When the epoch moved (flow-mod, port change, MAC table change), the first
+//! packet to hit the entry re-translates the entry's original key against the current
+//! pipeline. If the actions are the same and the new mask needs no bit the old one did
+//! not have, the entry stays (translation is a function of the masked bits only, so it
+//! still holds for every packet it covers); otherwise it is removed and the packet
+//! takes the miss path. A flow-mod therefore takes effect on the very next batch, and
+//! no other thread ever touches a worker's cache.
+
+pub mod emc;
+pub mod megaflow;
+
+use crate::flow::FlowKey;
+use crate::ofproto::pipeline::Pipeline;
+use crate::xlate::{self, XlateOut};
+use emc::Emc;
+use megaflow::{Entry, MegaflowCache};
+
+pub const DEFAULT_EMC_ENTRIES: usize = 8192;
+pub const DEFAULT_MAX_MEGAFLOWS: usize = 200_000;
+
+/// Where a lookup was answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HitKind {
+    Emc,
+    Megaflow,
+}
+
+#[derive(Default, Clone, Copy, Debug)]
+pub struct CacheCounters {
+    pub emc_hits: u64,
+    pub megaflow_hits: u64,
+    pub misses: u64,
+    pub subtable_probes: u64,
+    pub revalidated: u64,
+    pub revalidation_removed: u64,
+}
+
+pub struct Cache {
+    pub emc: Emc,
+    pub mf: MegaflowCache,
+    pub emc_enabled: bool,
+    pub counters: CacheCounters,
+}
+
+impl Cache {
+    pub fn new(emc_entries: usize, max_megaflows: usize) -> Cache {
+        Cache {
+            emc: Emc::new(emc_entries),
+            mf: MegaflowCache::new(max_megaflows),
+            emc_enabled: emc_entries > 0,
+            counters: CacheCounters::default(),
+        }
+    }
+
+    /// Look `key` up; `hash` is `key.hash_dp()`. Stale entries are revalidated against
+    /// `p` (current at `epoch`). None means: take the slow path (`upcall`).
+    #[inline]
+    pub fn lookup(&mut self, key: &FlowKey, hash: u64, p: &Pipeline, epoch: u64) -> Option<(u32, HitKind)> {
+        let mut kind = HitKind::Megaflow;
+        let mut idx = None;
+        if self.emc_enabled {
+            if let Some((i, ver)) = self.emc.lookup(key, hash) {
+                if self.mf.version(i) == ver && self.mf.get(i).is_some() {
+                    idx = Some(i);
+                    kind = HitKind::Emc;
+                }
+            }
+        }
+        if idx.is_none() {
+            let (found, probes) = self.mf.lookup(key);
+            self.counters.subtable_probes += probes as u64;
+            if let Some(i) = found {
+                if self.emc_enabled {
+                    let ver = self.mf.version(i);
+                    self.emc.insert(key, hash, i, ver);
+                }
+                idx = Some(i);
+            }
+        }
+        let i = idx?;
+        if self.mf.get(i).map(|e| e.epoch) != Some(epoch) && !self.revalidate(i, p, epoch) {
+            return None;
+        }
+        match kind {
+            HitKind::Emc => self.counters.emc_hits += 1,
+            HitKind::Megaflow => self.counters.megaflow_hits += 1,
+        }
+        Some((i, kind))
+    }
+
+    /// Re-translate entry `i`'s key. Keeps it (returns true) when the result still
+    /// holds for every packet the entry covers; removes it otherwise.
+    fn revalidate(&mut self, i: u32, p: &Pipeline, epoch: u64) -> bool {
+        self.counters.revalidated += 1;
+        let Some(e) = self.mf.get(i) else { return false };
+        let key = e.key;
+        let out = xlate::translate(p, &key);
+        let old_mask = *self.mf.mask_of(i).unwrap();
+        let e = self.mf.get_mut(i).unwrap();
+        if out.error == e.error && *out.actions == *e.actions && out.mask.is_subset_of(&old_mask) {
+            e.credit();
+            e.rules = out.rules.into_boxed_slice();
+            e.mac_learns = out.mac_learns.into_boxed_slice();
+            e.learned = out.learned.into_boxed_slice();
+            e.epoch = epoch;
+            true
+        } else {
+            self.counters.revalidation_removed += 1;
+            self.mf.remove(i);
+            false
+        }
+    }
+
+    /// The slow path: translate `key`, install the result as a megaflow, return its
+    /// index and the translation (for its side effects: learned flows, errors).
+    pub fn upcall(&mut self, key: &FlowKey, hash: u64, p: &Pipeline, epoch: u64) -> (u32, XlateOut) {
+        self.counters.misses += 1;
+        let mut out = xlate::translate(p, key);
+        let last_output = out.actions.iter().rposition(|a| a.is_output()).map(|x| x as u16);
+        let e = Entry {
+            key: *key,
+            subtable: 0,
+            actions: out.actions.clone().into_boxed_slice(),
+            last_output,
+            rules: std::mem::take(&mut out.rules).into_boxed_slice(),
+            mac_learns: out.mac_learns.clone().into_boxed_slice(),
+            learned: out.learned.clone().into_boxed_slice(),
+            error: out.error,
+            epoch,
+            pending_packets: 0,
+            pending_bytes: 0,
+            packets: 0,
+            bytes: 0,
+            used_ns: crate::clock::now_ns(),
+            refreshed_at: 0,
+        };
+        let idx = self.mf.insert(&out.mask, e);
+        if self.emc_enabled {
+            let ver = self.mf.version(idx);
+            self.emc.insert(key, hash, idx, ver);
+        }
+        (idx, out)
+    }
+
+    /// Credit every entry's pending counters to its rules (stats sync for dump-flows).
+    pub fn credit_all(&mut self) {
+        for e in self.mf.entries_mut() {
+            e.credit();
+        }
+    }
+
+    /// Remove entries idle for longer than `max_idle_ns`. Returns how many.
+    pub fn expire_idle(&mut self, now: u64, max_idle_ns: u64) -> usize {
+        let victims: Vec<u32> = self
+            .mf
+            .indices()
+            .into_iter()
+            .filter(|&i| {
+                let e = self.mf.get(i).unwrap();
+                // The worker stamps `used_ns` when it installs an entry, so a fresh
+                // entry ages from its creation.
+                now.saturating_sub(e.used_ns) > max_idle_ns
+            })
+            .collect();
+        for &i in &victims {
+            self.mf.remove(i);
+        }
+        victims.len()
+    }
+
+    pub fn flush(&mut self) {
+        self.mf.flush();
+        self.emc.clear();
+    }
+}

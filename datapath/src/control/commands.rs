@@ -1,0 +1,330 @@
+//! Control commands: parse the words of a request, run it against the datapath,
+//! render the answer. Command names and output follow ovs-vsctl / ovs-ofctl /
+//! ovs-appctl habits.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use anyhow::{anyhow, bail, Result};
+
+use super::proto::{Request, Response};
+use super::render;
+use crate::daemon::Datapath;
+use crate::flow::parse::{parse_flow, parse_match, ParseMode};
+use crate::flow::FlowSpec;
+use crate::ofproto::{Criteria, PortKind, PortRequest};
+
+pub const USAGE: &str = "\
+bridges and ports (ovs-vsctl style):
+  add-br BR [fail_mode=secure|standalone]
+  del-br BR
+  list-br
+  add-port BR PORT [type=afxdp|patch] [ofport=N] [tag=VLAN] [trunks=V1,V2,..]
+                   [options:xdp-mode=native|generic] [options:peer=PORT]
+  del-port [BR] PORT
+  set-port PORT tag=VLAN|tag=[]
+  list-ports BR
+  show
+flows (ovs-ofctl style):
+  add-flow BR FLOW
+  add-flows BR FILE           (FILE '-' reads stdin; all flows or none are added)
+  mod-flows [--strict] BR FLOW
+  del-flows [--strict] BR [MATCH]
+  dump-flows BR [MATCH]
+  dump-ports [BR [PORT]]
+  fdb-show BR
+datapath (ovs-appctl style):
+  trace BR FLOW               (like ofproto/trace: tables, rules, actions, megaflow)
+  dump-megaflows
+  flush-megaflows
+  pmd-stats
+  version";
+
+pub fn execute(dp: &mut Datapath, req: &Request) -> Response {
+    match run(dp, req) {
+        Ok(s) => Response::ok(s),
+        Err(e) => Response::err(format!("{e:#}")),
+    }
+}
+
+fn need<'a>(args: &'a [String], i: usize, what: &str) -> Result<&'a str> {
+    args.get(i).map(|s| s.as_str()).ok_or_else(|| anyhow!("missing argument: {what}"))
+}
+
+fn no_more(args: &[String], n: usize) -> Result<()> {
+    if args.len() > n {
+        bail!("unexpected argument '{}'", args[n]);
+    }
+    Ok(())
+}
+
+/// Split leading `--flag`s off the arguments.
+fn flags(args: &[String]) -> (Vec<&str>, Vec<String>) {
+    let mut f = Vec::new();
+    let mut rest = Vec::new();
+    for a in args {
+        if a.starts_with("--") && rest.is_empty() {
+            f.push(a.as_str());
+        } else {
+            rest.push(a.clone());
+        }
+    }
+    (f, rest)
+}
+
+fn run(dp: &mut Datapath, req: &Request) -> Result<String> {
+    let args = &req.args;
+    let cmd = need(args, 0, "command")?;
+    let rest = &args[1..];
+    match cmd {
+        "add-br" => {
+            let br = need(rest, 0, "bridge name")?;
+            let mut secure = false;
+            for kv in &rest[1..] {
+                match kv.as_str() {
+                    "fail_mode=secure" | "fail-mode=secure" => secure = true,
+                    "fail_mode=standalone" | "fail-mode=standalone" => secure = false,
+                    other => bail!("unknown bridge setting '{other}' (fail_mode=secure|standalone)"),
+                }
+            }
+            dp.ofproto.add_bridge(br, secure)?;
+            dp.publish();
+            Ok(String::new())
+        }
+        "del-br" => {
+            let br = need(rest, 0, "bridge name")?;
+            no_more(rest, 1)?;
+            dp.del_bridge(br)?;
+            Ok(String::new())
+        }
+        "list-br" => Ok(dp.ofproto.bridges.keys().map(|b| format!("{b}\n")).collect()),
+        "add-port" => {
+            let br = need(rest, 0, "bridge name")?;
+            let name = need(rest, 1, "port name")?;
+            let req = port_request(name, &rest[2..])?;
+            dp.add_port(br, req)?;
+            Ok(String::new())
+        }
+        "del-port" => {
+            match rest.len() {
+                1 => dp.del_port(None, &rest[0])?,
+                2 => dp.del_port(Some(&rest[0]), &rest[1])?,
+                _ => bail!("usage: del-port [BR] PORT"),
+            }
+            Ok(String::new())
+        }
+        "set-port" => {
+            let name = need(rest, 0, "port name")?;
+            let kv = need(rest, 1, "tag=VLAN")?;
+            no_more(rest, 2)?;
+            let tag = match kv.strip_prefix("tag=") {
+                Some("[]") | Some("") => None,
+                Some(v) => Some(parse_vlan(v)?),
+                None => bail!("only tag=VLAN can be set on a port"),
+            };
+            dp.ofproto.set_port_tag(name, tag)?;
+            dp.publish();
+            Ok(String::new())
+        }
+        "list-ports" => {
+            let br = dp.ofproto.bridge(need(rest, 0, "bridge name")?)?;
+            let mut names: Vec<&str> = br.ports.values().map(|p| p.name.as_str()).collect();
+            names.sort();
+            Ok(names.iter().map(|n| format!("{n}\n")).collect())
+        }
+        "show" => Ok(render::show(dp)),
+        "add-flow" => {
+            let br = need(rest, 0, "bridge name")?;
+            let text = need(rest, 1, "flow")?;
+            no_more(rest, 2)?;
+            let spec = {
+                let b = dp.ofproto.bridge(br)?;
+                parse_flow(text, ParseMode::Add, &b.port_names()).map_err(|e| anyhow!("{e}"))?
+            };
+            dp.ofproto.add_flows(br, &[spec])?;
+            dp.publish();
+            Ok(String::new())
+        }
+        "add-flows" => {
+            let br = need(rest, 0, "bridge name")?;
+            let input = req.input.as_deref().ok_or_else(|| anyhow!("add-flows needs the flows as input (a FILE or - for stdin)"))?;
+            let specs = {
+                let b = dp.ofproto.bridge(br)?;
+                let names = b.port_names();
+                let mut v = Vec::new();
+                for (i, line) in input.lines().enumerate() {
+                    let t = line.trim();
+                    if t.is_empty() || t.starts_with('#') {
+                        continue;
+                    }
+                    let s = parse_flow(t, ParseMode::Add, &names).map_err(|e| anyhow!("line {}: {e}", i + 1))?;
+                    v.push(s);
+                }
+                v
+            };
+            let n = dp.ofproto.add_flows(br, &specs)?;
+            dp.publish();
+            Ok(format!("{n} flows added\n"))
+        }
+        "mod-flows" | "del-flows" | "dump-flows" => {
+            let (fl, rest) = flags(rest);
+            let mut strict = false;
+            for f in fl {
+                match f {
+                    "--strict" => strict = true,
+                    other => bail!("unknown option {other}"),
+                }
+            }
+            let br = need(&rest, 0, "bridge name")?;
+            let text = rest.get(1).map(|s| s.as_str()).unwrap_or("");
+            no_more(&rest, 2)?;
+            let mode = if cmd == "mod-flows" { ParseMode::Modify } else { ParseMode::Match };
+            let spec: FlowSpec = {
+                let b = dp.ofproto.bridge(br)?;
+                if text.is_empty() && cmd != "mod-flows" {
+                    FlowSpec::default()
+                } else {
+                    parse_flow(text, mode, &b.port_names()).map_err(|e| anyhow!("{e}"))?
+                }
+            };
+            match cmd {
+                "mod-flows" => {
+                    let n = dp.ofproto.mod_flows(br, &spec, strict)?;
+                    if n > 0 {
+                        dp.publish();
+                    }
+                    Ok(String::new())
+                }
+                "del-flows" => {
+                    let n = dp.ofproto.del_flows(br, &Criteria::from_spec(&spec, strict))?;
+                    if n > 0 {
+                        dp.publish();
+                    }
+                    Ok(String::new())
+                }
+                _ => {
+                    dp.sync_stats();
+                    let rules = dp.ofproto.dump_flows(br, &Criteria::from_spec(&spec, strict))?;
+                    let mut s = String::new();
+                    for r in rules {
+                        s.push_str(&crate::ofproto::dump::format_rule_stats(&r));
+                        s.push('\n');
+                    }
+                    Ok(s)
+                }
+            }
+        }
+        "dump-ports" => {
+            dp.sync_stats();
+            render::dump_ports(dp, rest.first().map(|s| s.as_str()), rest.get(1).map(|s| s.as_str()))
+        }
+        "fdb-show" => {
+            let b = dp.ofproto.bridge(need(rest, 0, "bridge name")?)?;
+            let mut s = String::from(" port  VLAN  MAC                Age\n");
+            for (port, vlan, mac, age) in b.mac.dump() {
+                let _ = writeln!(s, "{port:>5}  {vlan:>4}  {}  {age:>3}", crate::flow::key::fmt_mac(mac));
+            }
+            Ok(s)
+        }
+        "trace" => {
+            let br = need(rest, 0, "bridge name")?;
+            let text = need(rest, 1, "flow")?;
+            no_more(rest, 2)?;
+            trace(dp, br, text)
+        }
+        "dump-megaflows" => Ok(render::megaflows(&dp.dump_megaflows())),
+        "flush-megaflows" => {
+            dp.flush_caches();
+            Ok(String::new())
+        }
+        "pmd-stats" => {
+            dp.sync_stats();
+            Ok(render::pmd_stats(dp))
+        }
+        "version" => Ok(format!("xvsd {}\n", env!("CARGO_PKG_VERSION"))),
+        "help" => Ok(format!("{USAGE}\n")),
+        other => bail!("unknown command '{other}' (try 'help')"),
+    }
+}
+
+fn parse_vlan(v: &str) -> Result<u16> {
+    let n: u32 = v.parse().map_err(|_| anyhow!("invalid VLAN '{v}'"))?;
+    if n > 4095 {
+        bail!("invalid VLAN {n} (0..4095)");
+    }
+    Ok(n as u16)
+}
+
+fn port_request(name: &str, kvs: &[String]) -> Result<PortRequest> {
+    let mut req = PortRequest { name: name.to_string(), ..Default::default() };
+    let mut options = BTreeMap::new();
+    let mut kind = None;
+    for kv in kvs {
+        let (k, v) = kv.split_once('=').ok_or_else(|| anyhow!("expected KEY=VALUE, got '{kv}'"))?;
+        match k {
+            "type" => kind = Some(v.to_string()),
+            "ofport" | "ofport_request" => {
+                req.ofport = Some(v.parse().map_err(|_| anyhow!("invalid ofport '{v}'"))?);
+            }
+            "tag" => req.tag = Some(parse_vlan(v)?),
+            "trunks" => {
+                req.trunks = v.trim_matches(|c| c == '[' || c == ']').split(',').filter(|s| !s.is_empty()).map(parse_vlan).collect::<Result<_>>()?;
+            }
+            _ => match k.strip_prefix("options:") {
+                Some(o @ ("xdp-mode" | "peer")) => {
+                    options.insert(o.to_string(), v.to_string());
+                }
+                Some(o) => bail!("unknown port option '{o}' (xdp-mode, peer)"),
+                None => bail!("unknown port setting '{k}' (type, ofport, tag, trunks, options:...)"),
+            },
+        }
+    }
+    req.kind = Some(match kind.as_deref() {
+        None | Some("afxdp") | Some("") => {
+            if options.contains_key("peer") {
+                bail!("options:peer is only for type=patch ports");
+            }
+            PortKind::Afxdp
+        }
+        Some("patch") => {
+            let peer = options.get("peer").cloned().ok_or_else(|| anyhow!("a patch port needs options:peer=NAME"))?;
+            if options.contains_key("xdp-mode") {
+                bail!("options:xdp-mode is only for afxdp ports");
+            }
+            PortKind::Patch { peer }
+        }
+        Some(t) => bail!("unsupported port type '{t}' (afxdp, patch)"),
+    });
+    if let Some(m) = options.get("xdp-mode") {
+        crate::io::xdp::XdpMode::parse(m)?;
+    }
+    req.options = options;
+    Ok(req)
+}
+
+/// `trace BR FLOW`: build a packet key from the flow text and translate it with a
+/// full report.
+fn trace(dp: &mut Datapath, br: &str, text: &str) -> Result<String> {
+    let b = dp.ofproto.bridge(br)?;
+    let (m, _) = parse_match(text, &b.port_names()).map_err(|e| anyhow!("{e}"))?;
+    let in_ofport = crate::flow::Field::InPort.get(&m.key) as u32;
+    if m.is_wild(crate::flow::Field::InPort) {
+        bail!("the flow must say in_port=");
+    }
+    let port = b.ports.get(&in_ofport).ok_or_else(|| anyhow!("bridge {br} has no port {in_ofport}"))?;
+    let bidx = b.idx;
+    let p = dp.pipeline.load_full();
+    let mut key = m.key;
+    key.clear_xlate_words();
+    let desc = crate::flow::format::format_match(&m, crate::flow::DEFAULT_PRIORITY);
+    let mut t = crate::xlate::trace::Trace::new(&desc);
+    let out = match port.dp_port {
+        Some(d) => {
+            key.set_in_port(d);
+            crate::xlate::translate_traced(&p, &key, &mut t)
+        }
+        None => crate::xlate::translate_traced_from(&p, &key, bidx, in_ofport, &mut t),
+    };
+    let _ = out;
+    Ok(t.text)
+}

@@ -1,0 +1,154 @@
+//! Text output of `show`, `dump-ports`, `pmd-stats` and `dump-megaflows`.
+
+use std::fmt::Write;
+
+use anyhow::{anyhow, Result};
+
+use crate::daemon::Datapath;
+use crate::ofproto::PortKind;
+use crate::pmd::stats::DropReason;
+use crate::pmd::worker::MegaflowDump;
+
+/// Like `ovs-vsctl show`, plus what only a datapath knows (dp port, XDP mode, queues).
+pub fn show(dp: &Datapath) -> String {
+    let mut s = String::new();
+    for b in dp.ofproto.bridges.values() {
+        let _ = writeln!(s, "Bridge {}", b.name);
+        if b.fail_secure {
+            let _ = writeln!(s, "    fail_mode: secure");
+        }
+        for p in b.ports.values() {
+            let _ = writeln!(s, "    Port {}", p.name);
+            if let Some(t) = p.tag {
+                let _ = writeln!(s, "        tag: {t}");
+            }
+            if !p.trunks.is_empty() {
+                let _ = writeln!(s, "        trunks: {:?}", p.trunks);
+            }
+            let _ = writeln!(s, "        Interface {}", p.name);
+            match &p.kind {
+                PortKind::Afxdp => {
+                    let _ = writeln!(s, "            type: afxdp");
+                    let _ = writeln!(s, "            ofport: {}", p.ofport);
+                    if let Some(d) = p.dp_port.and_then(|d| dp.ports.get(&d)) {
+                        let zc = d.queues.iter().any(|q| q.2);
+                        let _ = writeln!(
+                            s,
+                            "            status: {{xdp-mode={}, queues={}, zero-copy={}, dp_port={}}}",
+                            d.xdp.mode.as_str(),
+                            d.queues.len(),
+                            zc,
+                            d.dp_port
+                        );
+                    }
+                }
+                PortKind::Patch { peer } => {
+                    let _ = writeln!(s, "            type: patch");
+                    let _ = writeln!(s, "            ofport: {}", p.ofport);
+                    let _ = writeln!(s, "            options: {{peer={peer}}}");
+                }
+            }
+        }
+    }
+    s
+}
+
+/// Like `ovs-ofctl dump-ports`, counters summed over workers.
+pub fn dump_ports(dp: &Datapath, br: Option<&str>, port: Option<&str>) -> Result<String> {
+    let bridges: Vec<_> = match br {
+        Some(name) => vec![dp.ofproto.bridge(name)?],
+        None => dp.ofproto.bridges.values().collect(),
+    };
+    let mut s = String::new();
+    for b in bridges {
+        let ports: Vec<_> = b.ports.values().filter(|p| port.is_none_or(|n| p.name == n)).collect();
+        if let Some(n) = port {
+            if ports.is_empty() {
+                return Err(anyhow!("bridge {} has no port named {n}", b.name));
+            }
+        }
+        let _ = writeln!(s, "{}: {} ports", b.name, ports.len());
+        for p in ports {
+            let Some(d) = p.dp_port else {
+                let _ = writeln!(s, "  port {:>2} ({}): patch, no datapath counters", p.ofport, p.name);
+                continue;
+            };
+            let c = dp.port_counters(d);
+            let _ = writeln!(
+                s,
+                "  port {:>2} ({}): rx pkts={}, bytes={}, drop={}\n           tx pkts={}, bytes={}, drop={}",
+                p.ofport, p.name, c.rx_packets, c.rx_bytes, c.rx_dropped, c.tx_packets, c.tx_bytes, c.tx_dropped
+            );
+            if let Some(port) = dp.ports.get(&d) {
+                let (redir, pass) = port.xdp.stats();
+                let _ = writeln!(
+                    s,
+                    "           xdp: mode={} queues={} redirected={} passed_to_kernel={}",
+                    port.xdp.mode.as_str(),
+                    port.queues.len(),
+                    redir,
+                    pass
+                );
+            }
+        }
+    }
+    Ok(s)
+}
+
+/// Per-worker counters, like `ovs-appctl dpif-netdev/pmd-stats-show`.
+pub fn pmd_stats(dp: &Datapath) -> String {
+    let mut s = String::new();
+    for w in &dp.workers {
+        let c = w.shared.stats.pmd();
+        let cpu = w.shared.cpu.map(|c| c.to_string()).unwrap_or_else(|| "unpinned".into());
+        let lookups = c.emc_hits + c.megaflow_hits + c.misses;
+        let per = |n: u64, d: u64| if d == 0 { 0.0 } else { n as f64 / d as f64 };
+        let total_ns = c.busy_ns + c.idle_ns;
+        let _ = writeln!(s, "pmd worker {} (cpu {cpu}):", w.shared.id);
+        let _ = writeln!(s, "  packets received: {}", c.packets);
+        let _ = writeln!(s, "  batches: {} (avg {:.1} packets/batch)", c.batches, per(c.packets, c.batches));
+        let _ = writeln!(s, "  emc hits: {} ({:.1}%)", c.emc_hits, 100.0 * per(c.emc_hits, lookups));
+        let _ = writeln!(
+            s,
+            "  megaflow hits: {} ({:.1}%, avg subtable lookups per megaflow probe: {:.2})",
+            c.megaflow_hits,
+            100.0 * per(c.megaflow_hits, lookups),
+            per(c.subtable_probes, c.megaflow_hits + c.misses)
+        );
+        let _ = writeln!(s, "  misses (upcalls): {} (avg {:.1} us per upcall)", c.misses, per(c.upcall_ns, c.misses) / 1000.0);
+        let _ = writeln!(s, "  megaflows revalidated: {}", c.revalidated);
+        let _ = writeln!(s, "  megaflows: {}", w.shared.stats.megaflows.load(std::sync::atomic::Ordering::Relaxed));
+        let _ = writeln!(
+            s,
+            "  busy: {:.1}% of {:.3}s, {:.1} ns/packet (processing incl. rx/tx syscalls)",
+            100.0 * per(c.busy_ns, total_ns),
+            total_ns as f64 / 1e9,
+            per(c.busy_ns, c.packets)
+        );
+        let _ = writeln!(s, "  idle sleeps: {}", c.sleeps);
+        let free = w.shared.stats.frames_free.load(std::sync::atomic::Ordering::Relaxed);
+        let held = w.shared.stats.frames_in_kernel.load(std::sync::atomic::Ordering::Relaxed);
+        let _ = writeln!(s, "  umem frames: {free} free, {held} on kernel rings");
+        let drops: Vec<String> = DropReason::ALL
+            .iter()
+            .filter(|r| c.drops[**r as usize] > 0)
+            .map(|r| format!("{}={}", r.name(), c.drops[*r as usize]))
+            .collect();
+        let _ = writeln!(s, "  drops: {}", if drops.is_empty() { "none".to_string() } else { drops.join(", ") });
+    }
+    s
+}
+
+/// Like `ovs-appctl dpctl/dump-flows`.
+pub fn megaflows(v: &[MegaflowDump]) -> String {
+    let mut s = String::new();
+    for m in v {
+        let key = if m.key.is_empty() { "<all>".to_string() } else { m.key.clone() };
+        let _ = writeln!(
+            s,
+            "worker {}: {key}, packets:{}, bytes:{}, used:{:.3}s, actions:{}",
+            m.worker, m.packets, m.bytes, m.used_secs, m.actions
+        );
+    }
+    s
+}

@@ -1,0 +1,284 @@
+//! The running datapath: the OpenFlow state, the published pipeline, the workers and
+//! the AF_XDP ports. Control commands run against it with exclusive access (one at a
+//! time); the workers never wait for it.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use arc_swap::ArcSwap;
+use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
+
+use crate::io::xdp::{rx_queues, XdpMode, XdpProgram};
+use crate::io::xsk::XskQueue;
+use crate::ofproto::pipeline::Pipeline;
+use crate::ofproto::{Ofproto, PortKind, PortRequest};
+use crate::pmd::stats::{PortCounters, MAX_DP_PORTS};
+use crate::pmd::worker::{new_worker, PollMode, Upcall, WorkerConfig, WorkerMsg, WorkerShared};
+
+/// How long the control plane waits for a worker to answer a message.
+const WORKER_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Clone, Debug)]
+pub struct DaemonConfig {
+    /// One worker per CPU listed (pinned); empty = one unpinned worker.
+    pub cpus: Vec<usize>,
+    pub poll: PollMode,
+    pub frames_per_worker: u32,
+    pub emc_entries: Option<usize>,
+}
+
+impl Default for DaemonConfig {
+    fn default() -> Self {
+        DaemonConfig { cpus: vec![], poll: PollMode::Busy, frames_per_worker: crate::io::umem::DEFAULT_FRAMES, emc_entries: None }
+    }
+}
+
+pub struct WorkerHandle {
+    pub shared: Arc<WorkerShared>,
+    pub tx: Sender<WorkerMsg>,
+    pub thread: Option<JoinHandle<()>>,
+}
+
+/// An AF_XDP port: its XDP program and which worker serves which rx queue.
+pub struct DpPort {
+    pub dp_port: u32,
+    pub name: String,
+    pub xdp: XdpProgram,
+    /// (rx queue, worker index, zero-copy)
+    pub queues: Vec<(u32, usize, bool)>,
+}
+
+pub struct Datapath {
+    pub ofproto: Ofproto,
+    pub pipeline: Arc<ArcSwap<Pipeline>>,
+    pub epoch: Arc<AtomicU64>,
+    pub workers: Vec<WorkerHandle>,
+    pub ports: BTreeMap<u32, DpPort>,
+    pub config: DaemonConfig,
+}
+
+impl Datapath {
+    /// Start the workers (they idle until ports are added). Returns the datapath and
+    /// the channel on which workers report translation side effects.
+    pub fn start(config: DaemonConfig) -> Result<(Datapath, Receiver<Upcall>)> {
+        crate::io::xdp::ensure_bpffs();
+        let mut ofproto = Ofproto::new();
+        let epoch = ofproto.epoch();
+        let pipeline = Arc::new(ArcSwap::from_pointee(ofproto.snapshot()));
+        let (up_tx, up_rx) = bounded(4096);
+        let cpus: Vec<Option<usize>> = if config.cpus.is_empty() { vec![None] } else { config.cpus.iter().map(|c| Some(*c)).collect() };
+        let mut workers = Vec::new();
+        for (id, cpu) in cpus.into_iter().enumerate() {
+            let (tx, rx) = unbounded();
+            let wc = WorkerConfig { id, cpu, frames: config.frames_per_worker, mode: config.poll, emc_entries: config.emc_entries };
+            let (w, shared) = new_worker(wc, pipeline.clone(), epoch.clone(), rx, up_tx.clone())
+                .with_context(|| format!("creating worker {id}"))?;
+            let thread = std::thread::Builder::new().name(format!("xvs-pmd{id}")).spawn(move || w.run())?;
+            workers.push(WorkerHandle { shared, tx, thread: Some(thread) });
+        }
+        Ok((Datapath { ofproto, pipeline, epoch, workers, ports: BTreeMap::new(), config }, up_rx))
+    }
+
+    /// Publish the current OpenFlow state to the workers. The snapshot is stored
+    /// before the epoch moves, so a worker that sees the new epoch loads it.
+    pub fn publish(&mut self) {
+        let p = self.ofproto.snapshot();
+        self.pipeline.store(Arc::new(p));
+        self.epoch.fetch_add(1, Ordering::Release);
+        for w in &self.workers {
+            w.shared.wake();
+        }
+    }
+
+    fn ask<T>(&self, w: usize, make: impl FnOnce(Sender<T>) -> WorkerMsg) -> Result<T> {
+        let (tx, rx) = bounded(1);
+        let h = &self.workers[w];
+        h.tx.send(make(tx)).map_err(|_| anyhow!("worker {w} is gone"))?;
+        h.shared.wake();
+        rx.recv_timeout(WORKER_TIMEOUT).map_err(|_| anyhow!("worker {w} did not answer"))
+    }
+
+    /// Make rule and port counters exact: every worker credits its megaflows' pending
+    /// counters and publishes its own.
+    pub fn sync_stats(&self) {
+        for w in 0..self.workers.len() {
+            let _ = self.ask(w, |reply| WorkerMsg::Sync { reply });
+        }
+    }
+
+    pub fn dump_megaflows(&self) -> Vec<crate::pmd::worker::MegaflowDump> {
+        let mut v = Vec::new();
+        for w in 0..self.workers.len() {
+            if let Ok(mut d) = self.ask(w, |reply| WorkerMsg::DumpMegaflows { reply }) {
+                v.append(&mut d);
+            }
+        }
+        v
+    }
+
+    pub fn flush_caches(&self) {
+        for w in 0..self.workers.len() {
+            let _ = self.ask(w, |reply| WorkerMsg::FlushCache { reply });
+        }
+    }
+
+    /// Add a port to a bridge. AF_XDP ports get their XDP program and one socket per
+    /// rx queue, spread over the workers. Either everything is set up or nothing is.
+    pub fn add_port(&mut self, br: &str, req: PortRequest) -> Result<()> {
+        let (_ofport, dp) = self.ofproto.check_add_port(br, &req)?;
+        let kind = req.kind.clone().unwrap_or(PortKind::Afxdp);
+        if let (PortKind::Afxdp, Some(dp)) = (&kind, dp) {
+            if dp as usize >= MAX_DP_PORTS {
+                bail!("too many ports (at most {MAX_DP_PORTS} AF_XDP ports)");
+            }
+            let mode = match req.options.get("xdp-mode") {
+                Some(m) => XdpMode::parse(m)?,
+                None => XdpMode::Native,
+            };
+            let port = self.open_afxdp(dp, &req.name, mode)?;
+            self.ports.insert(dp, port);
+        }
+        if let Err(e) = self.ofproto.add_port(br, req) {
+            if let Some(dp) = dp {
+                if let Some(p) = self.ports.remove(&dp) {
+                    self.close_afxdp(p);
+                }
+            }
+            return Err(e.into());
+        }
+        self.publish();
+        Ok(())
+    }
+
+    fn open_afxdp(&mut self, dp: u32, ifname: &str, mode: XdpMode) -> Result<DpPort> {
+        let nq = rx_queues(ifname)?;
+        let nw = self.workers.len() as u32;
+        if nq < nw {
+            bail!(
+                "{ifname} has {nq} rx queue(s) but xvsd runs {nw} workers, and every worker needs a queue of every port \
+                 (give it more: ethtool -L {ifname} rx {nw} tx {nw}, or run fewer workers)"
+            );
+        }
+        if nq > 64 {
+            bail!("{ifname} has {nq} rx queues; at most 64 are supported");
+        }
+        let xdp = XdpProgram::attach(ifname, mode)?;
+        let mut port = DpPort { dp_port: dp, name: ifname.to_string(), xdp, queues: Vec::new() };
+        for q in 0..nq {
+            let w = (q % nw) as usize;
+            let res = (|| -> Result<()> {
+                let shared = &self.workers[w].shared;
+                let sock_id = shared.next_sock_id.fetch_add(1, Ordering::Relaxed);
+                let xq = XskQueue::open(&shared.umem, ifname, q, sock_id)?;
+                let zc = xq.zero_copy;
+                let fd = self
+                    .ask(w, |reply| WorkerMsg::AddQueue { dp_port: dp, q: Box::new(xq), reply })?
+                    .map_err(|e| anyhow!(e))?;
+                port.xdp.register(q, fd)?;
+                port.queues.push((q, w, zc));
+                Ok(())
+            })();
+            if let Err(e) = res {
+                // Undo the queues already set up, then report.
+                self.close_afxdp(port);
+                return Err(e);
+            }
+        }
+        Ok(port)
+    }
+
+    fn close_afxdp(&mut self, port: DpPort) {
+        for (q, _, _) in &port.queues {
+            port.xdp.unregister(*q);
+        }
+        for w in 0..self.workers.len() {
+            let _ = self.ask(w, |reply| WorkerMsg::RemovePort { dp_port: port.dp_port, reply });
+        }
+        drop(port); // detaches the XDP program
+    }
+
+    pub fn del_port(&mut self, br: Option<&str>, name: &str) -> Result<()> {
+        let (_br, port) = self.ofproto.del_port(br, name)?;
+        if let Some(dp) = port.dp_port {
+            if let Some(p) = self.ports.remove(&dp) {
+                self.close_afxdp(p);
+            }
+        }
+        self.publish();
+        Ok(())
+    }
+
+    pub fn del_bridge(&mut self, name: &str) -> Result<()> {
+        let dps = self.ofproto.del_bridge(name)?;
+        for dp in dps {
+            if let Some(p) = self.ports.remove(&dp) {
+                self.close_afxdp(p);
+            }
+        }
+        self.publish();
+        Ok(())
+    }
+
+    /// Port counters summed over workers.
+    pub fn port_counters(&self, dp: u32) -> PortCounters {
+        let mut t = PortCounters::default();
+        for w in &self.workers {
+            let c = w.shared.stats.port(dp);
+            t.rx_packets += c.rx_packets;
+            t.rx_bytes += c.rx_bytes;
+            t.tx_packets += c.tx_packets;
+            t.tx_bytes += c.tx_bytes;
+            t.rx_dropped += c.rx_dropped;
+            t.tx_dropped += c.tx_dropped;
+        }
+        t
+    }
+
+    /// Flows learned by workers (`learn()` actions): add them and publish.
+    pub fn apply_learned(&mut self, bridge: usize, specs: Vec<crate::flow::FlowSpec>) {
+        let Some(name) = self.ofproto.bridges.values().find(|b| b.idx == bridge).map(|b| b.name.clone()) else {
+            return;
+        };
+        match self.ofproto.learn_flows(&name, &specs) {
+            Ok(true) => self.publish(),
+            Ok(false) => {}
+            Err(e) => tracing::warn!("learned flow rejected on {name}: {e}"),
+        }
+    }
+
+    /// Periodic control-plane work: expire timed-out rules and aged MAC entries.
+    pub fn tick(&mut self) {
+        let expired = self.ofproto.expire_rules();
+        for b in self.ofproto.bridges.values() {
+            b.mac.expire();
+        }
+        if expired > 0 {
+            self.publish();
+        }
+    }
+
+    /// Stop the workers and detach every port.
+    pub fn shutdown(&mut self) {
+        let ports: Vec<u32> = self.ports.keys().copied().collect();
+        for dp in ports {
+            if let Some(p) = self.ports.remove(&dp) {
+                for (q, _, _) in &p.queues {
+                    p.xdp.unregister(*q);
+                }
+            }
+        }
+        for w in &self.workers {
+            let _ = w.tx.send(WorkerMsg::Stop);
+            w.shared.wake();
+        }
+        for w in &mut self.workers {
+            if let Some(t) = w.thread.take() {
+                let _ = t.join();
+            }
+        }
+    }
+}

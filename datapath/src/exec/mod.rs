@@ -1,0 +1,52 @@
+//! Executing datapath actions on a frame: the header rewrites. (Outputs are handled
+//! by the worker, which owns the tx batches; see `pmd::worker`.)
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use crate::odp::DpAction;
+use crate::packet::buf::PacketMut;
+use crate::packet::extract::Offsets;
+use crate::packet::rewrite::{self as rw, RewriteError};
+
+/// Apply one rewrite action. `ofs` follows the headers when a tag is pushed or
+/// popped. Outputs are not rewrites and are ignored here.
+#[inline]
+pub fn apply(pkt: &mut PacketMut, ofs: &mut Offsets, a: &DpAction) -> Result<(), RewriteError> {
+    let o = *ofs;
+    match a {
+        DpAction::Output(_) => Ok(()),
+        DpAction::SetEthSrc(m) => rw::set_eth_src(pkt, *m),
+        DpAction::SetEthDst(m) => rw::set_eth_dst(pkt, *m),
+        DpAction::PushVlan { tpid, tci } => rw::push_vlan(pkt, ofs, *tpid, *tci),
+        DpAction::PopVlan => rw::pop_vlan(pkt, ofs),
+        DpAction::SetVlanTci(t) => rw::set_vlan_tci(pkt, *t),
+        DpAction::SetIpv4Src(a) => rw::set_ipv4_src(pkt, o, Ipv4Addr::from(*a)),
+        DpAction::SetIpv4Dst(a) => rw::set_ipv4_dst(pkt, o, Ipv4Addr::from(*a)),
+        DpAction::SetIpv4Tos(t) => rw::set_ipv4_tos(pkt, o, *t),
+        DpAction::SetIpv4Ttl(t) => rw::set_ipv4_ttl(pkt, o, *t),
+        DpAction::SetIpv6Src(a) => rw::set_ipv6_src(pkt, o, Ipv6Addr::from(*a)),
+        DpAction::SetIpv6Dst(a) => rw::set_ipv6_dst(pkt, o, Ipv6Addr::from(*a)),
+        DpAction::SetTpSrc(p) => rw::set_tp_src(pkt, o, *p),
+        DpAction::SetTpDst(p) => rw::set_tp_dst(pkt, o, *p),
+        DpAction::SetArpOp(op) => rw::set_arp_op(pkt, o, *op),
+        DpAction::SetArpSha(m) => rw::set_arp_sha(pkt, o, *m),
+        DpAction::SetArpSpa(a) => rw::set_arp_spa(pkt, o, Ipv4Addr::from(*a)),
+        DpAction::SetArpTha(m) => rw::set_arp_tha(pkt, o, *m),
+        DpAction::SetArpTpa(a) => rw::set_arp_tpa(pkt, o, Ipv4Addr::from(*a)),
+    }
+}
+
+/// Run every rewrite of `actions` on a frame held in a plain buffer (tests, benches,
+/// the trace tool), collecting the frames that each output would send.
+pub fn run_on_buffer(buf: &mut [u8], len: usize, ofs: Offsets, actions: &[DpAction]) -> Result<Vec<(u32, Vec<u8>)>, RewriteError> {
+    let mut pkt = PacketMut::new(buf, len).ok_or(RewriteError::Truncated)?;
+    let mut ofs = ofs;
+    let mut out = Vec::new();
+    for a in actions {
+        match a {
+            DpAction::Output(p) => out.push((*p, pkt.data().to_vec())),
+            _ => apply(&mut pkt, &mut ofs, a)?,
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,88 @@
+//! An immutable snapshot of everything translation needs: bridges, their ports and
+//! tables, and the map from datapath ports to (bridge, OpenFlow port).
+//!
+//! The control plane builds a new snapshot for every change and publishes it with
+//! `ArcSwap`; workers pick it up between batches. Classifiers and MAC tables are shared
+//! with the previous snapshot wherever they did not change.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+
+use super::classifier::Classifier;
+use super::mac_learning::MacTable;
+
+pub const N_TABLES: usize = 255;
+
+/// A bridge port as translation sees it.
+#[derive(Clone, Debug)]
+pub struct PortSnap {
+    pub ofport: u32,
+    pub name: Arc<str>,
+    /// Datapath port for ports that send/receive frames (afxdp); None for patch ports.
+    pub dp_port: Option<u32>,
+    /// For patch ports: the peer's (bridge index, OpenFlow port), if the peer exists.
+    pub patch_peer: Option<(usize, u32)>,
+    /// Access VLAN (`tag=`); None for trunk ports.
+    pub tag: Option<u16>,
+    /// VLANs a trunk port carries; empty means all.
+    pub trunks: Arc<[u16]>,
+}
+
+impl PortSnap {
+    /// True if the port carries `vlan` (0 = untagged/native) in the NORMAL switch.
+    pub fn carries_vlan(&self, vlan: u16) -> bool {
+        match self.tag {
+            Some(t) => t == vlan,
+            None => self.trunks.is_empty() || self.trunks.contains(&vlan),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct BridgeSnap {
+    pub idx: usize,
+    pub name: Arc<str>,
+    pub ports: BTreeMap<u32, PortSnap>,
+    /// Indexed by table id (0..=254).
+    pub tables: Vec<Classifier>,
+    pub mac: Arc<MacTable>,
+}
+
+#[derive(Debug)]
+pub struct Pipeline {
+    /// Bumped for every published snapshot.
+    pub version: u64,
+    /// Datapath-wide epoch: bumped by snapshots and by MAC-table changes. A cached
+    /// megaflow validated at an older epoch must be revalidated before use.
+    pub epoch: Arc<AtomicU64>,
+    /// Indexed by bridge index; None for deleted bridges.
+    pub bridges: Vec<Option<Arc<BridgeSnap>>>,
+    /// Indexed by datapath port number: (bridge index, OpenFlow port).
+    pub dp_ports: Vec<Option<(usize, u32)>>,
+}
+
+impl Pipeline {
+    pub fn empty() -> Pipeline {
+        Pipeline { version: 0, epoch: Arc::new(AtomicU64::new(1)), bridges: vec![], dp_ports: vec![] }
+    }
+
+    #[inline]
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Relaxed)
+    }
+
+    #[inline]
+    pub fn bridge(&self, idx: usize) -> Option<&Arc<BridgeSnap>> {
+        self.bridges.get(idx).and_then(|b| b.as_ref())
+    }
+
+    pub fn bridge_by_name(&self, name: &str) -> Option<&Arc<BridgeSnap>> {
+        self.bridges.iter().flatten().find(|b| &*b.name == name)
+    }
+
+    #[inline]
+    pub fn dp_port(&self, dp: u32) -> Option<(usize, u32)> {
+        self.dp_ports.get(dp as usize).copied().flatten()
+    }
+}

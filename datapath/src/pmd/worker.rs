@@ -1,0 +1,631 @@
+//! A poll-mode worker: one thread, pinned to one CPU, owning one UMEM, the AF_XDP
+//! sockets of the (port, queue) pairs assigned to it, and its flow caches.
+//!
+//! Loop: control messages -> pipeline epoch check -> for each rx queue: receive a
+//! batch, extract keys, look them up, execute actions (per-port tx batches) -> flush
+//! tx -> reap completions -> refill fill rings -> housekeeping -> idle backoff.
+//! Nothing in the per-packet path allocates or locks.
+
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use crossbeam_channel::{Receiver, Sender};
+use xsk_rs::umem::frame::FrameDesc;
+use xsk_rs::umem::Umem;
+
+use super::stats::{DropReason, PmdCounters, PortCounters, SharedStats, MAX_DP_PORTS};
+use crate::cache::{Cache, DEFAULT_EMC_ENTRIES, DEFAULT_MAX_MEGAFLOWS};
+use crate::clock;
+use crate::flow::{FlowKey, FlowSpec};
+use crate::io::umem::FramePool;
+use crate::io::xsk::XskQueue;
+use crate::odp::DpAction;
+use crate::ofproto::pipeline::Pipeline;
+use crate::packet::buf::PacketMut;
+use crate::packet::extract::{extract, Offsets};
+
+pub const BATCH: usize = 32;
+/// Pending tx frames per port before a forced flush.
+const TX_FLUSH: usize = 64;
+/// Megaflows idle this long are removed (as Open vSwitch's max-idle default).
+const MAX_IDLE_NS: u64 = 10_000_000_000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PollMode {
+    /// Spin on the rings forever (lowest latency, one core at 100%).
+    Busy,
+    /// Spin while there is traffic; after a while without any, sleep in poll(2) on the
+    /// sockets (woken by traffic or a control message). Lets tests, the lab and a
+    /// generator share a small machine.
+    Adaptive,
+}
+
+/// One megaflow as `dump-megaflows` shows it.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct MegaflowDump {
+    pub worker: usize,
+    pub key: String,
+    pub packets: u64,
+    pub bytes: u64,
+    pub used_secs: f64,
+    pub actions: String,
+}
+
+pub enum WorkerMsg {
+    AddQueue { dp_port: u32, q: Box<XskQueue>, reply: Sender<Result<RawFd, String>> },
+    RemovePort { dp_port: u32, reply: Sender<()> },
+    /// Credit all megaflow counters to rules and publish counters.
+    Sync { reply: Sender<()> },
+    DumpMegaflows { reply: Sender<Vec<MegaflowDump>> },
+    FlushCache { reply: Sender<()> },
+    Stop,
+}
+
+/// What the control plane keeps of a worker.
+pub struct WorkerShared {
+    pub id: usize,
+    pub cpu: Option<usize>,
+    pub stats: SharedStats,
+    /// A handle on the worker's UMEM, to create sockets on it from the control thread.
+    pub umem: Umem,
+    pub next_sock_id: AtomicU16,
+    /// eventfd that wakes the worker from its idle poll.
+    pub wake_fd: RawFd,
+    pub running: std::sync::atomic::AtomicBool,
+}
+
+impl WorkerShared {
+    pub fn wake(&self) {
+        let one: u64 = 1;
+        unsafe {
+            libc::write(self.wake_fd, &one as *const u64 as *const libc::c_void, 8);
+        }
+    }
+}
+
+impl Drop for WorkerShared {
+    fn drop(&mut self) {
+        unsafe {
+            libc::close(self.wake_fd);
+        }
+    }
+}
+
+/// Messages from workers to the control plane (side effects of translation).
+pub enum Upcall {
+    /// `learn()` produced these flows for bridge index `.0`.
+    Learned(usize, Vec<FlowSpec>),
+}
+
+struct TxPort {
+    sock: usize,
+    pending: Vec<FrameDesc>,
+}
+
+pub struct Worker {
+    shared: Arc<WorkerShared>,
+    pool: FramePool,
+    socks: Vec<(u32, XskQueue)>,
+    ports: Vec<Option<TxPort>>,
+    cache: Cache,
+    pipeline_src: Arc<ArcSwap<Pipeline>>,
+    epoch_src: Arc<AtomicU64>,
+    pipeline: Arc<Pipeline>,
+    epoch: u64,
+    rx: Receiver<WorkerMsg>,
+    upcalls: Sender<Upcall>,
+    mode: PollMode,
+    c: PmdCounters,
+    pc: Vec<PortCounters>,
+    // scratch, allocated once
+    descs: [FrameDesc; BATCH],
+    keys: Box<[FlowKey; BATCH]>,
+    offs: [Offsets; BATCH],
+    scratch: Vec<FrameDesc>,
+    comp: [FrameDesc; 64],
+    last_housekeeping: Instant,
+    last_rank: Instant,
+}
+
+pub struct WorkerConfig {
+    pub id: usize,
+    pub cpu: Option<usize>,
+    pub frames: u32,
+    pub mode: PollMode,
+    pub emc_entries: Option<usize>,
+}
+
+/// Create a worker (its UMEM and shared handle). Run it with `Worker::run` on its
+/// own thread.
+pub fn new_worker(
+    cfg: WorkerConfig,
+    pipeline_src: Arc<ArcSwap<Pipeline>>,
+    epoch_src: Arc<AtomicU64>,
+    rx: Receiver<WorkerMsg>,
+    upcalls: Sender<Upcall>,
+) -> anyhow::Result<(Worker, Arc<WorkerShared>)> {
+    let pool = FramePool::new(cfg.frames)?;
+    let wake_fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+    if wake_fd < 0 {
+        anyhow::bail!("eventfd: {}", std::io::Error::last_os_error());
+    }
+    let shared = Arc::new(WorkerShared {
+        id: cfg.id,
+        cpu: cfg.cpu,
+        stats: SharedStats::default(),
+        umem: pool.umem.clone(),
+        next_sock_id: AtomicU16::new(1),
+        wake_fd,
+        running: std::sync::atomic::AtomicBool::new(true),
+    });
+    let pipeline = pipeline_src.load_full();
+    let w = Worker {
+        shared: shared.clone(),
+        pool,
+        socks: Vec::new(),
+        ports: (0..MAX_DP_PORTS).map(|_| None).collect(),
+        cache: Cache::new(cfg.emc_entries.unwrap_or(DEFAULT_EMC_ENTRIES), DEFAULT_MAX_MEGAFLOWS),
+        epoch: epoch_src.load(Ordering::Acquire),
+        pipeline_src,
+        epoch_src,
+        pipeline,
+        rx,
+        upcalls,
+        mode: cfg.mode,
+        c: PmdCounters::default(),
+        pc: vec![PortCounters::default(); MAX_DP_PORTS],
+        descs: [FrameDesc::default(); BATCH],
+        keys: Box::new([FlowKey::ZERO; BATCH]),
+        offs: [Offsets::default(); BATCH],
+        scratch: Vec::with_capacity(4096),
+        comp: [FrameDesc::default(); 64],
+        last_housekeeping: Instant::now(),
+        last_rank: Instant::now(),
+    };
+    Ok((w, shared))
+}
+
+impl Worker {
+    pub fn run(mut self) {
+        if let Some(cpu) = self.shared.cpu {
+            if !core_affinity::set_for_current(core_affinity::CoreId { id: cpu }) {
+                tracing::warn!("worker {}: could not pin to CPU {cpu}", self.shared.id);
+            }
+        }
+        let mut idle_iters: u32 = 0;
+        loop {
+            if !self.control() {
+                break;
+            }
+            let e = self.epoch_src.load(Ordering::Acquire);
+            if e != self.epoch {
+                self.epoch = e;
+                self.pipeline = self.pipeline_src.load_full();
+            }
+            let t0 = Instant::now();
+            let n = self.poll_once();
+            let dt = t0.elapsed().as_nanos() as u64;
+            self.c.iterations += 1;
+            if n > 0 {
+                self.c.busy_ns += dt;
+                idle_iters = 0;
+            } else {
+                self.c.idle_ns += dt;
+                idle_iters += 1;
+                if idle_iters == 1 || idle_iters % 4096 == 0 {
+                    self.publish();
+                }
+                if self.mode == PollMode::Adaptive && idle_iters > 2000 {
+                    self.sleep();
+                    idle_iters = 1000;
+                }
+            }
+            if self.c.iterations % 1024 == 0 && self.last_housekeeping.elapsed() >= Duration::from_millis(100) {
+                self.housekeeping();
+            }
+        }
+        self.publish();
+    }
+
+    /// Handle pending control messages. Returns false on Stop.
+    fn control(&mut self) -> bool {
+        while let Ok(m) = self.rx.try_recv() {
+            match m {
+                WorkerMsg::AddQueue { dp_port, mut q, reply } => {
+                    let fd = q.fd();
+                    q.refill(&mut self.pool, &mut self.scratch);
+                    self.socks.push((dp_port, *q));
+                    let si = self.socks.len() - 1;
+                    if let Some(slot) = self.ports.get_mut(dp_port as usize) {
+                        if slot.is_none() {
+                            *slot = Some(TxPort { sock: si, pending: Vec::with_capacity(4 * TX_FLUSH) });
+                        }
+                        let _ = reply.send(Ok(fd));
+                    } else {
+                        let _ = reply.send(Err(format!("datapath port {dp_port} out of range")));
+                    }
+                }
+                WorkerMsg::RemovePort { dp_port, reply } => {
+                    self.remove_port(dp_port);
+                    let _ = reply.send(());
+                }
+                WorkerMsg::Sync { reply } => {
+                    self.cache.credit_all();
+                    self.publish();
+                    let _ = reply.send(());
+                }
+                WorkerMsg::DumpMegaflows { reply } => {
+                    let _ = reply.send(self.dump_megaflows());
+                }
+                WorkerMsg::FlushCache { reply } => {
+                    self.cache.flush();
+                    let _ = reply.send(());
+                }
+                WorkerMsg::Stop => return false,
+            }
+        }
+        true
+    }
+
+    fn remove_port(&mut self, dp_port: u32) {
+        if let Some(Some(tp)) = self.ports.get_mut(dp_port as usize).map(|p| p.take()) {
+            for d in tp.pending {
+                self.pool.free(d);
+            }
+        }
+        let mut i = 0;
+        while i < self.socks.len() {
+            if self.socks[i].0 == dp_port {
+                let (_, q) = self.socks.remove(i);
+                let id = q.sock_id;
+                drop(q); // closes the socket: the kernel lets go of its frames
+                self.pool.reclaim(id);
+            } else {
+                i += 1;
+            }
+        }
+        // Socket indices shifted: rebuild the port -> tx socket map.
+        for (dp, slot) in self.ports.iter_mut().enumerate() {
+            if let Some(tp) = slot {
+                match self.socks.iter().position(|(d, _)| *d as usize == dp) {
+                    Some(si) => tp.sock = si,
+                    None => *slot = None,
+                }
+            }
+        }
+        self.pc[dp_port as usize] = PortCounters::default();
+        // Megaflows that output to the port will be revalidated (the control plane
+        // publishes a new pipeline), but drop them now so nothing is sent there.
+        self.cache.flush();
+    }
+
+    fn publish(&mut self) {
+        let cc = self.cache.counters;
+        self.c.emc_hits = cc.emc_hits;
+        self.c.megaflow_hits = cc.megaflow_hits;
+        self.c.misses = cc.misses;
+        self.c.subtable_probes = cc.subtable_probes;
+        self.c.revalidated = cc.revalidated;
+        self.shared.stats.publish(&self.c, &self.pc);
+        self.shared.stats.megaflows.store(self.cache.mf.len() as u64, Ordering::Relaxed);
+        let (free, held) = self.pool.census();
+        self.shared.stats.frames_free.store(free as u64, Ordering::Relaxed);
+        self.shared.stats.frames_in_kernel.store(held as u64, Ordering::Relaxed);
+    }
+
+    /// One pass over every rx queue; returns packets received.
+    #[inline]
+    fn poll_once(&mut self) -> usize {
+        let mut total = 0;
+        for si in 0..self.socks.len() {
+            let dp_port = self.socks[si].0;
+            let n = {
+                let (pool, descs) = (&mut self.pool, &mut self.descs);
+                self.socks[si].1.rx_burst(pool, descs)
+            };
+            if n > 0 {
+                total += n;
+                self.process_batch(dp_port, n);
+            }
+        }
+        if total > 0 {
+            self.flush_tx();
+        }
+        // Completions and fill-ring refills also run when idle: tx may complete late.
+        for (_, q) in self.socks.iter_mut() {
+            q.complete(&mut self.pool, &mut self.comp);
+        }
+        for (_, q) in self.socks.iter_mut() {
+            q.refill(&mut self.pool, &mut self.scratch);
+            if total == 0 {
+                q.fill_kick();
+            }
+        }
+        total
+    }
+
+    fn process_batch(&mut self, in_port: u32, n: usize) {
+        self.c.packets += n as u64;
+        self.c.batches += 1;
+        let now = clock::now_ns();
+        // Stage 1: extract every key of the batch.
+        let mut valid = [false; BATCH];
+        for i in 0..n {
+            // SAFETY: descriptors just came from the rx ring of a socket on our UMEM.
+            let data = unsafe { self.pool.umem.data(&self.descs[i]) };
+            let frame = data.contents();
+            let pc = &mut self.pc[in_port as usize];
+            pc.rx_packets += 1;
+            pc.rx_bytes += frame.len() as u64;
+            match extract(frame, in_port, &mut self.keys[i]) {
+                Ok(o) => {
+                    self.offs[i] = o;
+                    valid[i] = true;
+                }
+                Err(m) => {
+                    self.drop_rx(in_port, self.descs[i], DropReason::from_malformed(m));
+                }
+            }
+        }
+        // Stage 2+3: cache lookup (or upcall), then execute.
+        let p = self.pipeline.clone();
+        for i in 0..n {
+            if !valid[i] {
+                continue;
+            }
+            let key = &self.keys[i];
+            let hash = key.hash_dp();
+            let idx = match self.cache.lookup(key, hash, &p, self.epoch) {
+                Some((idx, _)) => idx,
+                None => {
+                    let t = Instant::now();
+                    let (idx, out) = self.cache.upcall(key, hash, &p, self.epoch);
+                    self.c.upcall_ns += t.elapsed().as_nanos() as u64;
+                    if !out.learned.is_empty() {
+                        self.send_learned(&out.learned);
+                    }
+                    idx
+                }
+            };
+            let desc = self.descs[i];
+            let len = desc.lengths().data() as u64;
+            let entry = self.cache.mf.get_mut(idx).expect("looked-up entry exists");
+            entry.pending_packets += 1;
+            entry.pending_bytes += len;
+            entry.packets += 1;
+            entry.bytes += len;
+            entry.used_ns = now;
+            let error = entry.error;
+            let last_output = entry.last_output;
+            // The entry's actions are borrowed while the pool and tx buffers change.
+            let actions: *const [DpAction] = &*entry.actions;
+            // SAFETY: execute() touches the frame pool, tx buffers and counters, never
+            // the cache, so the entry (and its actions) stays alive and unmodified.
+            let actions = unsafe { &*actions };
+            self.execute(in_port, desc, i, actions, last_output, error);
+        }
+    }
+
+    fn drop_rx(&mut self, in_port: u32, d: FrameDesc, why: DropReason) {
+        self.c.drops[why as usize] += 1;
+        if let Some(pc) = self.pc.get_mut(in_port as usize) {
+            pc.rx_dropped += 1;
+        }
+        self.pool.free(d);
+    }
+
+    fn execute(
+        &mut self,
+        in_port: u32,
+        mut desc: FrameDesc,
+        i: usize,
+        actions: &[DpAction],
+        last_output: Option<u16>,
+        error: Option<crate::xlate::XlateError>,
+    ) {
+        let Some(last) = last_output else {
+            let why = error.map(DropReason::from_xlate).unwrap_or(DropReason::FlowDrop);
+            self.drop_rx(in_port, desc, why);
+            return;
+        };
+        let mut ofs = self.offs[i];
+        for (j, a) in actions.iter().enumerate() {
+            match a {
+                DpAction::Output(port) => {
+                    if j == last as usize {
+                        self.queue_tx(*port, desc);
+                        return;
+                    }
+                    // Not the last output: send a copy, keep working on the original.
+                    match self.pool.alloc() {
+                        Some(mut copy) => {
+                            // SAFETY: `desc` and `copy` are distinct frames we own.
+                            unsafe {
+                                let src = self.pool.umem.data(&desc);
+                                let mut dst = self.pool.umem.data_mut(&mut copy);
+                                let mut cur = dst.cursor();
+                                cur.set_pos(0);
+                                let _ = std::io::Write::write_all(&mut cur, src.contents());
+                            }
+                            self.queue_tx(*port, copy);
+                        }
+                        None => {
+                            self.c.drops[DropReason::NoFrames as usize] += 1;
+                            if let Some(pc) = self.pc.get_mut(*port as usize) {
+                                pc.tx_dropped += 1;
+                            }
+                        }
+                    }
+                }
+                _ => {
+                    // SAFETY: a frame we own, on our UMEM.
+                    let ok = unsafe { apply_rewrite(&self.pool.umem, &mut desc, &mut ofs, a) };
+                    if !ok {
+                        self.drop_rx(in_port, desc, DropReason::RewriteFailed);
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    #[inline]
+    fn queue_tx(&mut self, port: u32, d: FrameDesc) {
+        let flush = match self.ports.get_mut(port as usize) {
+            Some(Some(tp)) => {
+                tp.pending.push(d);
+                tp.pending.len() >= TX_FLUSH
+            }
+            _ => {
+                self.c.drops[DropReason::TxNoPort as usize] += 1;
+                self.pool.free(d);
+                return;
+            }
+        };
+        if flush {
+            self.flush_port(port as usize);
+        }
+    }
+
+    fn flush_port(&mut self, dp: usize) {
+        let Some(Some(tp)) = self.ports.get_mut(dp) else { return };
+        if tp.pending.is_empty() {
+            return;
+        }
+        let q = &mut self.socks[tp.sock].1;
+        let sent = q.tx_burst(&mut self.pool, &tp.pending);
+        let pc = &mut self.pc[dp];
+        for d in &tp.pending[..sent] {
+            pc.tx_packets += 1;
+            pc.tx_bytes += d.lengths().data() as u64;
+        }
+        for d in &tp.pending[sent..] {
+            pc.tx_dropped += 1;
+            self.c.drops[DropReason::TxRingFull as usize] += 1;
+            self.pool.free(*d);
+        }
+        tp.pending.clear();
+        q.tx_kick();
+    }
+
+    fn flush_tx(&mut self) {
+        for dp in 0..self.ports.len() {
+            if matches!(&self.ports[dp], Some(tp) if !tp.pending.is_empty()) {
+                self.flush_port(dp);
+            }
+        }
+    }
+
+    fn send_learned(&mut self, learned: &[(usize, FlowSpec)]) {
+        let mut by_bridge: Vec<(usize, Vec<FlowSpec>)> = Vec::new();
+        for (b, s) in learned {
+            match by_bridge.iter_mut().find(|(x, _)| x == b) {
+                Some((_, v)) => v.push(s.clone()),
+                None => by_bridge.push((*b, vec![s.clone()])),
+            }
+        }
+        for (b, v) in by_bridge {
+            let _ = self.upcalls.try_send(Upcall::Learned(b, v));
+        }
+    }
+
+    /// Periodic work: expire idle megaflows, re-rank subtables, refresh the learned
+    /// state (MAC entries, learned flows) of megaflows that carried traffic.
+    fn housekeeping(&mut self) {
+        self.last_housekeeping = Instant::now();
+        let now = clock::now_ns();
+        if self.last_rank.elapsed() >= Duration::from_secs(1) {
+            self.last_rank = Instant::now();
+            self.cache.mf.rank();
+            self.cache.expire_idle(now, MAX_IDLE_NS);
+            let p = self.pipeline.clone();
+            let mut relearn: Vec<(usize, FlowSpec)> = Vec::new();
+            for e in self.cache.mf.entries_mut() {
+                if e.packets == e.refreshed_at {
+                    continue;
+                }
+                e.refreshed_at = e.packets;
+                for l in e.mac_learns.iter() {
+                    if let Some(b) = p.bridge(l.bridge) {
+                        b.mac.refresh(l.vlan, l.mac, l.port);
+                    }
+                }
+                relearn.extend(e.learned.iter().cloned());
+            }
+            if !relearn.is_empty() {
+                self.send_learned(&relearn);
+            }
+        }
+        self.publish();
+    }
+
+    /// Idle: block in poll(2) on every rx socket and the wake eventfd.
+    fn sleep(&mut self) {
+        self.publish();
+        let mut fds: Vec<libc::pollfd> = self.socks.iter().map(|(_, q)| libc::pollfd { fd: q.fd(), events: libc::POLLIN, revents: 0 }).collect();
+        fds.push(libc::pollfd { fd: self.shared.wake_fd, events: libc::POLLIN, revents: 0 });
+        let t = Instant::now();
+        unsafe {
+            libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 10);
+            let mut buf = 0u64;
+            libc::read(self.shared.wake_fd, &mut buf as *mut u64 as *mut libc::c_void, 8);
+        }
+        self.c.idle_ns += t.elapsed().as_nanos() as u64;
+        self.c.sleeps += 1;
+    }
+
+    fn dump_megaflows(&mut self) -> Vec<MegaflowDump> {
+        let now = clock::now_ns();
+        let mut v = Vec::new();
+        for i in self.cache.mf.indices() {
+            let e = self.cache.mf.get(i).unwrap();
+            let mask = *self.cache.mf.mask_of(i).unwrap();
+            let m = crate::flow::Match { key: e.key.and(&mask), mask };
+            let mut actions = crate::odp::format_dp_actions(&e.actions);
+            if let Some(err) = e.error {
+                actions = format!("drop ({})", err.name());
+            }
+            v.push(MegaflowDump {
+                worker: self.shared.id,
+                key: crate::flow::format::format_match(&m, crate::flow::DEFAULT_PRIORITY),
+                packets: e.packets,
+                bytes: e.bytes,
+                used_secs: now.saturating_sub(e.used_ns) as f64 / 1e9,
+                actions,
+            });
+        }
+        v
+    }
+}
+
+/// Apply one header-rewrite datapath action to a frame. Returns false if the frame
+/// cannot take it (e.g. no room to push a tag).
+///
+/// # Safety
+/// `desc` must be a frame of `umem` that the caller owns.
+unsafe fn apply_rewrite(umem: &Umem, desc: &mut FrameDesc, ofs: &mut Offsets, a: &DpAction) -> bool {
+    let mut data = umem.data_mut(desc);
+    let len = data.contents().len();
+    let cap = {
+        let mut c = data.cursor();
+        let cap = c.buf_len();
+        c.set_pos(cap);
+        cap
+    };
+    let _ = cap;
+    let (ok, new_len) = {
+        let buf = data.contents_mut();
+        match PacketMut::new(buf, len) {
+            Some(mut pkt) => {
+                let ok = crate::exec::apply(&mut pkt, ofs, a).is_ok();
+                (ok, pkt.len())
+            }
+            None => (false, len),
+        }
+    };
+    data.cursor().set_pos(new_len);
+    ok
+}

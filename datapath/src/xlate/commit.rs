@@ -1,0 +1,100 @@
+//! Emit the datapath actions that turn the packet as it is now (`base`) into the packet
+//! the OpenFlow actions asked for (`flow`), right before an output.
+//!
+//! Every action that wrote a field already un-wildcarded it, so comparing `flow` with
+//! `base` here adds no hidden dependency on packet fields.
+
+use super::{Ctx, ETH_TYPE_ARP, ETH_TYPE_IP, ETH_TYPE_IPV6, ETH_TYPE_RARP};
+use crate::flow::field::Field;
+use crate::flow::key::{FlowKey, FRAG_LATER, VLAN_CFI};
+use crate::odp::DpAction;
+
+impl Ctx<'_> {
+    pub(super) fn commit(&mut self) {
+        let (f, b) = (self.flow, self.base);
+        let acts = &mut self.out.actions;
+        commit_vlan(&f, &b, self.vlan_tpid, acts);
+        if f.dl_src() != b.dl_src() {
+            acts.push(DpAction::SetEthSrc(f.dl_src()));
+        }
+        if f.dl_dst() != b.dl_dst() {
+            acts.push(DpAction::SetEthDst(f.dl_dst()));
+        }
+        let dl_type = Field::EthType.get(&f);
+        let changed = |fl: Field| fl.get(&f) != fl.get(&b);
+        if dl_type == ETH_TYPE_IP {
+            if changed(Field::Ipv4Src) {
+                acts.push(DpAction::SetIpv4Src(Field::Ipv4Src.get(&f) as u32));
+            }
+            if changed(Field::Ipv4Dst) {
+                acts.push(DpAction::SetIpv4Dst(Field::Ipv4Dst.get(&f) as u32));
+            }
+            if changed(Field::NwTos) {
+                acts.push(DpAction::SetIpv4Tos(Field::NwTos.get(&f) as u8));
+            }
+            if changed(Field::NwTtl) {
+                acts.push(DpAction::SetIpv4Ttl(Field::NwTtl.get(&f) as u8));
+            }
+        } else if dl_type == ETH_TYPE_IPV6 {
+            if changed(Field::Ipv6Src) {
+                acts.push(DpAction::SetIpv6Src(Field::Ipv6Src.get(&f)));
+            }
+            if changed(Field::Ipv6Dst) {
+                acts.push(DpAction::SetIpv6Dst(Field::Ipv6Dst.get(&f)));
+            }
+        } else if dl_type == ETH_TYPE_ARP || dl_type == ETH_TYPE_RARP {
+            if changed(Field::ArpOp) {
+                acts.push(DpAction::SetArpOp(Field::ArpOp.get(&f) as u16));
+            }
+            if changed(Field::ArpSha) {
+                acts.push(DpAction::SetArpSha(mac(Field::ArpSha.get(&f))));
+            }
+            if changed(Field::ArpSpa) {
+                acts.push(DpAction::SetArpSpa(Field::ArpSpa.get(&f) as u32));
+            }
+            if changed(Field::ArpTha) {
+                acts.push(DpAction::SetArpTha(mac(Field::ArpTha.get(&f))));
+            }
+            if changed(Field::ArpTpa) {
+                acts.push(DpAction::SetArpTpa(Field::ArpTpa.get(&f) as u32));
+            }
+        }
+        if (dl_type == ETH_TYPE_IP || dl_type == ETH_TYPE_IPV6)
+            && matches!(Field::IpProto.get(&f), 6 | 17 | 132)
+            && (Field::IpFrag.get(&f) as u8) & FRAG_LATER == 0
+        {
+            if changed(Field::TpSrc) {
+                acts.push(DpAction::SetTpSrc(Field::TpSrc.get(&f) as u16));
+            }
+            if changed(Field::TpDst) {
+                acts.push(DpAction::SetTpDst(Field::TpDst.get(&f) as u16));
+            }
+        }
+        // The packet now looks like `flow` in every datapath word that commit handles.
+        let mut nb = self.flow;
+        for w in crate::flow::key::DP_WORDS..crate::flow::key::NW {
+            nb.w[w] = self.base.w[w];
+        }
+        // Metadata that is not a header (in_port, tunnel, ct) stays what it was.
+        nb.w[crate::flow::key::word::META] = self.base.w[crate::flow::key::word::META];
+        self.base = nb;
+    }
+}
+
+fn mac(v: u128) -> [u8; 6] {
+    crate::flow::key::mac_from_u64(v as u64)
+}
+
+fn commit_vlan(f: &FlowKey, b: &FlowKey, tpid: u16, acts: &mut Vec<DpAction>) {
+    let (ft, bt) = (f.vlan_tci(), b.vlan_tci());
+    match (bt & VLAN_CFI != 0, ft & VLAN_CFI != 0) {
+        (false, false) => {}
+        (true, false) => acts.push(DpAction::PopVlan),
+        (false, true) => acts.push(DpAction::PushVlan { tpid, tci: ft & !VLAN_CFI }),
+        (true, true) => {
+            if ft != bt {
+                acts.push(DpAction::SetVlanTci(ft & !VLAN_CFI));
+            }
+        }
+    }
+}

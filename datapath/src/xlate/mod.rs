@@ -1,0 +1,582 @@
+//! Translation: walk a flow key through the OpenFlow tables of every bridge it crosses
+//! and produce datapath actions plus the wildcard mask of every packet field consulted.
+//!
+//! This is the slow path. Its result is cached as a megaflow: any packet that agrees
+//! with the translated one on every bit of `mask` would translate to the same actions
+//! (translation only ever looks at fields it un-wildcards), so the cache can apply the
+//! actions without looking at the tables again.
+//!
+//! Conventions (those of Open vSwitch):
+//! - every action that writes a packet field un-wildcards that field, so `commit` can
+//!   compare the wanted header (`flow`) with the current one (`base`) freely;
+//! - header changes are emitted lazily, right before an output (`commit`);
+//! - patch ports are followed inside the translation: the peer bridge sees the packet
+//!   with its in_port, registers and metadata cleared, and its header changes do not
+//!   leak back into the first bridge;
+//! - the datapath in_port is always matched exactly.
+
+mod commit;
+mod normal;
+pub mod trace;
+
+use std::sync::Arc;
+
+use crate::flow::action::{ofpp, Action, LearnSpec, LearnSrc};
+use crate::flow::field::{Field, Prereq, SubField};
+use crate::flow::key::{word, FlowKey, FlowMask, VLAN_CFI, VLAN_PCP_MASK, VLAN_VID_MASK};
+use crate::flow::{FlowSpec, Match};
+use crate::odp::DpAction;
+use crate::ofproto::pipeline::{BridgeSnap, Pipeline};
+use crate::ofproto::rule::RuleStats;
+use trace::Trace;
+
+pub const MAX_DEPTH: u32 = 64;
+pub const MAX_RESUBMITS: u32 = 4096;
+const ETH_TYPE_IP: u128 = 0x0800;
+const ETH_TYPE_IPV6: u128 = 0x86dd;
+const ETH_TYPE_ARP: u128 = 0x0806;
+const ETH_TYPE_RARP: u128 = 0x8035;
+
+/// A MAC address NORMAL learned or relied on, refreshed while traffic uses the
+/// megaflow (the cache does not go through NORMAL again).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MacLearn {
+    pub bridge: usize,
+    pub vlan: u16,
+    pub mac: [u8; 6],
+    pub port: u32,
+}
+
+/// Why translation gave up (the packet is dropped and counted under this reason).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum XlateError {
+    NoInPort,
+    TooDeep,
+    TooManyResubmits,
+    Unsupported,
+}
+
+impl XlateError {
+    pub fn name(self) -> &'static str {
+        match self {
+            XlateError::NoInPort => "no_in_port",
+            XlateError::TooDeep => "recursion_too_deep",
+            XlateError::TooManyResubmits => "too_many_resubmits",
+            XlateError::Unsupported => "unsupported_action",
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct XlateOut {
+    pub actions: Vec<DpAction>,
+    /// Datapath-level wildcard mask (translation-only words are zero).
+    pub mask: FlowMask,
+    /// Counters of every rule the packet matched, once per match.
+    pub rules: Vec<Arc<RuleStats>>,
+    pub mac_learns: Vec<MacLearn>,
+    /// Flows to add because of `learn()` actions: (bridge index, flow).
+    pub learned: Vec<(usize, FlowSpec)>,
+    pub error: Option<XlateError>,
+    /// Human-readable detail for the error (e.g. which action is unsupported).
+    pub error_detail: Option<String>,
+}
+
+struct Ctx<'a> {
+    p: &'a Pipeline,
+    /// The flow as the OpenFlow tables see it; in_port is the current bridge's ofport.
+    flow: FlowKey,
+    /// The packet header as the emitted datapath actions leave it.
+    base: FlowKey,
+    wc: FlowMask,
+    out: XlateOut,
+    bridge: Arc<BridgeSnap>,
+    table: u8,
+    depth: u32,
+    resubmits: u32,
+    /// TPID of a VLAN tag pushed by push_vlan.
+    vlan_tpid: u16,
+    /// `exit` or a fatal error: stop executing actions.
+    stop: bool,
+    /// False for traces: no MAC learning, no learn() flows.
+    may_learn: bool,
+    trace: Option<&'a mut Trace>,
+}
+
+/// Translate `key` (a datapath flow key: in_port is a datapath port).
+pub fn translate(p: &Pipeline, key: &FlowKey) -> XlateOut {
+    translate_inner(p, key, None, None, true)
+}
+
+/// Translate without side effects (no MAC learning, no learned flows): what the
+/// tables say about `key` in the current state.
+pub fn translate_pure(p: &Pipeline, key: &FlowKey) -> XlateOut {
+    translate_inner(p, key, None, None, false)
+}
+
+/// Translate with a trace of every table, rule and action (`xvsctl trace`). Like
+/// `ofproto/trace`, a trace has no side effects: nothing is learned.
+pub fn translate_traced(p: &Pipeline, key: &FlowKey, trace: &mut Trace) -> XlateOut {
+    translate_inner(p, key, None, Some(trace), false)
+}
+
+/// Trace a packet entering bridge `bridge` on OpenFlow port `ofport` (which may be a
+/// patch port, with no datapath port of its own).
+pub fn translate_traced_from(p: &Pipeline, key: &FlowKey, bridge: usize, ofport: u32, trace: &mut Trace) -> XlateOut {
+    translate_inner(p, key, Some((bridge, ofport)), Some(trace), false)
+}
+
+fn translate_inner(
+    p: &Pipeline,
+    key: &FlowKey,
+    start: Option<(usize, u32)>,
+    trace: Option<&mut Trace>,
+    may_learn: bool,
+) -> XlateOut {
+    let mut wc = FlowKey::ZERO;
+    wc.w[word::META] = u64::MAX; // in_port and recirc_id: always exact
+    let Some((bidx, ofport)) = start.or_else(|| p.dp_port(key.in_port())) else {
+        let mut out = XlateOut { mask: wc, error: Some(XlateError::NoInPort), ..Default::default() };
+        out.error_detail = Some(format!("datapath port {} is not attached to any bridge", key.in_port()));
+        if let Some(t) = trace {
+            t.line(0, &format!("no bridge has datapath port {}: drop", key.in_port()));
+        }
+        return out;
+    };
+    let Some(bridge) = p.bridge(bidx).cloned() else {
+        return XlateOut { mask: wc, error: Some(XlateError::NoInPort), ..Default::default() };
+    };
+    let mut flow = *key;
+    flow.clear_xlate_words();
+    flow.set_in_port(ofport);
+    let mut ctx = Ctx {
+        p,
+        flow,
+        base: *key,
+        wc,
+        out: XlateOut::default(),
+        bridge,
+        table: 0,
+        depth: 0,
+        resubmits: 0,
+        vlan_tpid: 0x8100,
+        stop: false,
+        may_learn,
+        trace,
+    };
+    ctx.trace_bridge();
+    ctx.xlate_table(0);
+    let mut out = ctx.out;
+    ctx.wc.clear_xlate_words();
+    ctx.wc.w[word::META] = u64::MAX;
+    out.mask = ctx.wc;
+    if out.error.is_some() {
+        // A translation that gave up drops the packet entirely.
+        out.actions.clear();
+    }
+    if let Some(t) = ctx.trace {
+        t.finish(key, &ctx.flow, &out);
+    }
+    out
+}
+
+/// True if `flow` satisfies a field's prerequisites; un-wildcards what it looked at.
+fn prereqs_ok(pr: Prereq, flow: &FlowKey, wc: &mut FlowMask) -> bool {
+    let dl_type = Field::EthType.get(flow);
+    let need_type = |types: &[u128], wc: &mut FlowMask| {
+        Field::EthType.set(wc, 0xffff);
+        types.contains(&dl_type)
+    };
+    let proto = |p: u128, wc: &mut FlowMask| {
+        Field::IpProto.set(wc, 0xff);
+        Field::IpProto.get(flow) == p
+    };
+    match pr {
+        Prereq::None => true,
+        Prereq::Vlan => {
+            Field::VlanTci.set_masked(wc, VLAN_CFI as u128, VLAN_CFI as u128);
+            flow.vlan_tci() & VLAN_CFI != 0
+        }
+        Prereq::Arp => need_type(&[ETH_TYPE_ARP, ETH_TYPE_RARP], wc),
+        Prereq::Ipv4 => need_type(&[ETH_TYPE_IP], wc),
+        Prereq::Ipv6 => need_type(&[ETH_TYPE_IPV6], wc),
+        Prereq::Ip => need_type(&[ETH_TYPE_IP, ETH_TYPE_IPV6], wc),
+        Prereq::Tcp => need_type(&[ETH_TYPE_IP, ETH_TYPE_IPV6], wc) && proto(6, wc),
+        Prereq::Udp => need_type(&[ETH_TYPE_IP, ETH_TYPE_IPV6], wc) && proto(17, wc),
+        Prereq::Sctp => need_type(&[ETH_TYPE_IP, ETH_TYPE_IPV6], wc) && proto(132, wc),
+        Prereq::Icmp => need_type(&[ETH_TYPE_IP], wc) && proto(1, wc),
+        Prereq::Icmpv6 => need_type(&[ETH_TYPE_IPV6], wc) && proto(58, wc),
+        Prereq::Nd | Prereq::NdSolicit | Prereq::NdAdvert => {
+            if !(need_type(&[ETH_TYPE_IPV6], wc) && proto(58, wc)) {
+                return false;
+            }
+            Field::Icmpv6Type.set(wc, 0xff);
+            Field::Icmpv6Code.set(wc, 0xff);
+            let t = Field::Icmpv6Type.get(flow);
+            let code_ok = Field::Icmpv6Code.get(flow) == 0;
+            code_ok
+                && match pr {
+                    Prereq::NdSolicit => t == 135,
+                    Prereq::NdAdvert => t == 136,
+                    _ => t == 135 || t == 136,
+                }
+        }
+    }
+}
+
+impl<'a> Ctx<'a> {
+    fn trace_bridge(&mut self) {
+        if let Some(t) = self.trace.as_deref_mut() {
+            t.bridge(&self.bridge.name, self.depth);
+        }
+    }
+
+    fn trace(&mut self, s: impl FnOnce() -> String) {
+        if let Some(t) = self.trace.as_deref_mut() {
+            t.line(self.depth, &s());
+        }
+    }
+
+    fn fail(&mut self, e: XlateError, detail: String) {
+        if self.out.error.is_none() {
+            self.out.error = Some(e);
+            self.out.error_detail = Some(detail.clone());
+        }
+        self.trace(|| format!(">>>> {detail}: the packet is dropped <<<<"));
+        self.stop = true;
+    }
+
+    /// Un-wildcard a field (only datapath words matter for the megaflow).
+    fn unwildcard(&mut self, f: Field) {
+        if f.is_dp() {
+            f.set(&mut self.wc, f.all_ones());
+        }
+    }
+
+    fn unwildcard_sub(&mut self, sf: &SubField) {
+        if sf.field.is_dp() {
+            sf.field.set_masked(&mut self.wc, u128::MAX, sf.field_mask());
+        }
+    }
+
+    /// Look up `table_id` in the current bridge and run the matched rule's actions.
+    fn xlate_table(&mut self, table_id: u8) {
+        if self.stop {
+            return;
+        }
+        if self.depth >= MAX_DEPTH {
+            self.fail(XlateError::TooDeep, format!("over {MAX_DEPTH} levels of resubmit/patch recursion"));
+            return;
+        }
+        let bridge = self.bridge.clone();
+        let Some(cls) = bridge.tables.get(table_id as usize) else {
+            return;
+        };
+        let rule = cls.lookup(&self.flow, &mut self.wc).cloned();
+        let old_table = self.table;
+        self.table = table_id;
+        match rule {
+            None => {
+                self.trace(|| format!("{table_id:2}. No match: drop"));
+            }
+            Some(r) => {
+                self.out.rules.push(r.stats.clone());
+                if self.trace.is_some() {
+                    let m = crate::flow::format::format_match(&r.m, r.priority);
+                    let acts = crate::flow::format::format_actions(&r.actions);
+                    let cookie = r.cookie;
+                    self.trace(|| {
+                        let c = if cookie != 0 { format!(", cookie {cookie:#x}") } else { String::new() };
+                        format!("{table_id:2}. {}{c}\n    {acts}", if m.is_empty() { "priority 32768".to_string() } else { m })
+                    });
+                }
+                self.depth += 1;
+                let acts = r.actions.clone();
+                self.do_actions(&acts);
+                self.depth -= 1;
+            }
+        }
+        self.table = old_table;
+    }
+
+    fn do_actions(&mut self, acts: &[Action]) {
+        for a in acts {
+            if self.stop || !self.do_action(a) {
+                return;
+            }
+        }
+    }
+
+    /// Execute one action. Returns false when the rest of this action list must be
+    /// skipped (dec_ttl on an expiring packet), as Open vSwitch does.
+    fn do_action(&mut self, a: &Action) -> bool {
+        match a {
+            Action::Output { port, .. } => self.output(*port),
+            Action::OutputReg { src, .. } => {
+                self.unwildcard_sub(src);
+                let port = src.get(&self.flow) as u32;
+                self.output(port);
+            }
+            Action::Normal => self.output(ofpp::NORMAL),
+            Action::Flood => self.output(ofpp::FLOOD),
+            Action::All => self.output(ofpp::ALL),
+            Action::Local => self.output(ofpp::LOCAL),
+            Action::InPort => self.output(ofpp::IN_PORT),
+            Action::Resubmit { port, table } => self.resubmit(*port, *table),
+            Action::GotoTable(t) => self.xlate_table(*t),
+            Action::SetVlanVid { vid, push_if_needed } => {
+                Field::VlanTci.set_masked(&mut self.wc, 0xffff, 0xffff);
+                let tci = self.flow.vlan_tci();
+                if tci & VLAN_CFI != 0 {
+                    self.flow.set_vlan_tci((tci & !VLAN_VID_MASK) | (vid & VLAN_VID_MASK));
+                } else if *push_if_needed {
+                    self.flow.set_vlan_tci(VLAN_CFI | (vid & VLAN_VID_MASK));
+                    self.vlan_tpid = 0x8100;
+                }
+            }
+            Action::SetVlanPcp { pcp, push_if_needed } => {
+                Field::VlanTci.set_masked(&mut self.wc, 0xffff, 0xffff);
+                let tci = self.flow.vlan_tci();
+                let bits = ((*pcp as u16) << 13) & VLAN_PCP_MASK;
+                if tci & VLAN_CFI != 0 {
+                    self.flow.set_vlan_tci((tci & !VLAN_PCP_MASK) | bits);
+                } else if *push_if_needed {
+                    self.flow.set_vlan_tci(VLAN_CFI | bits);
+                    self.vlan_tpid = 0x8100;
+                }
+            }
+            Action::StripVlan => {
+                Field::VlanTci.set_masked(&mut self.wc, 0xffff, 0xffff);
+                self.flow.set_vlan_tci(0);
+            }
+            Action::PushVlan(tpid) => {
+                Field::VlanTci.set_masked(&mut self.wc, 0xffff, 0xffff);
+                if self.flow.vlan_tci() & VLAN_CFI != 0 {
+                    self.fail(XlateError::Unsupported, "push_vlan on a tagged packet (double tagging) is not supported yet".into());
+                    return false;
+                }
+                self.flow.set_vlan_tci(VLAN_CFI);
+                self.vlan_tpid = *tpid;
+            }
+            Action::SetField { field, value, mask, .. } => self.set_field(*field, *value, *mask),
+            Action::Load { dst, value } => {
+                if prereqs_ok(dst.field.info().prereq, &self.flow, &mut self.wc) {
+                    self.unwildcard_sub(dst);
+                    dst.set(&mut self.flow, *value);
+                    self.fixup_vlan_write(dst.field);
+                }
+            }
+            Action::Move { src, dst } => {
+                let pre = prereqs_ok(src.field.info().prereq, &self.flow, &mut self.wc)
+                    && prereqs_ok(dst.field.info().prereq, &self.flow, &mut self.wc);
+                if pre {
+                    self.unwildcard_sub(src);
+                    self.unwildcard_sub(dst);
+                    let v = src.get(&self.flow);
+                    dst.set(&mut self.flow, v);
+                    self.fixup_vlan_write(dst.field);
+                }
+            }
+            Action::DecTtl => {
+                if prereqs_ok(Prereq::Ip, &self.flow, &mut self.wc) {
+                    self.unwildcard(Field::NwTtl);
+                    let ttl = Field::NwTtl.get(&self.flow);
+                    if ttl <= 1 {
+                        self.trace(|| "dec_ttl: TTL expired, skipping the rest of this action list".into());
+                        return false;
+                    }
+                    Field::NwTtl.set(&mut self.flow, ttl - 1);
+                }
+            }
+            Action::Learn(l) => self.learn(l),
+            Action::Conjunction { .. } => {
+                // A conjunction rule that matched directly (without the conjunctive
+                // lookup) contributes no actions, as in Open vSwitch.
+            }
+            Action::SetQueue(_) | Action::PopQueue | Action::Note(_) => {}
+            Action::Exit => self.stop = true,
+            Action::Ct(_) | Action::CtClear | Action::Controller { .. } | Action::Meter(_) => {
+                let why = a.unsupported_reason().unwrap_or("not supported yet");
+                self.fail(XlateError::Unsupported, why.to_string());
+            }
+        }
+        true
+    }
+
+    /// Writes to vlan_tci through set_field/load/move follow the tag presence bit.
+    fn fixup_vlan_write(&mut self, f: Field) {
+        if matches!(f, Field::VlanTci | Field::VlanVid | Field::DlVlan | Field::DlVlanPcp) {
+            Field::VlanTci.set_masked(&mut self.wc, 0xffff, 0xffff);
+        }
+    }
+
+    fn set_field(&mut self, f: Field, value: u128, mask: u128) {
+        let info = f.info();
+        if !prereqs_ok(info.prereq, &self.flow, &mut self.wc) {
+            self.trace(|| format!("set_field on {}: prerequisites not met, skipped", info.name));
+            return;
+        }
+        match f {
+            // OpenFlow 1.2+ set_field on vlan_vid/vlan_pcp acts only on a present tag;
+            // the value's 0x1000 bit is not a request to push one.
+            Field::VlanVid | Field::DlVlan => {
+                Field::VlanTci.set_masked(&mut self.wc, 0xffff, 0xffff);
+                let tci = self.flow.vlan_tci();
+                if tci & VLAN_CFI != 0 {
+                    let vid = (value as u16) & VLAN_VID_MASK;
+                    let m = (mask as u16) & VLAN_VID_MASK;
+                    self.flow.set_vlan_tci((tci & !m) | (vid & m));
+                }
+            }
+            Field::DlVlanPcp => {
+                Field::VlanTci.set_masked(&mut self.wc, 0xffff, 0xffff);
+                let tci = self.flow.vlan_tci();
+                if tci & VLAN_CFI != 0 {
+                    self.flow.set_vlan_tci((tci & !VLAN_PCP_MASK) | (((value as u16) << 13) & VLAN_PCP_MASK));
+                }
+            }
+            _ => {
+                if f.is_dp() {
+                    f.set_masked(&mut self.wc, u128::MAX, mask);
+                }
+                f.set_masked(&mut self.flow, value, mask);
+                self.fixup_vlan_write(f);
+            }
+        }
+    }
+
+    fn resubmit(&mut self, port: Option<u32>, table: Option<u8>) {
+        self.resubmits += 1;
+        if self.resubmits > MAX_RESUBMITS {
+            self.fail(XlateError::TooManyResubmits, format!("over {MAX_RESUBMITS} resubmits"));
+            return;
+        }
+        let old_in = self.flow.in_port();
+        if let Some(p) = port {
+            if p != ofpp::IN_PORT {
+                self.flow.set_in_port(p);
+            }
+        }
+        let t = table.unwrap_or(self.table);
+        self.xlate_table(t);
+        self.flow.set_in_port(old_in);
+    }
+
+    /// Output to an OpenFlow port of the current bridge (or a reserved port).
+    fn output(&mut self, port: u32) {
+        let in_port = self.flow.in_port();
+        match port {
+            ofpp::NORMAL => self.normal(),
+            ofpp::FLOOD | ofpp::ALL => self.flood(),
+            ofpp::IN_PORT => self.output_port(in_port),
+            ofpp::LOCAL => self.trace(|| "output:LOCAL: this bridge has no local port yet, skipped".into()),
+            ofpp::CONTROLLER => {
+                self.fail(XlateError::Unsupported, "controller output is not supported yet".into());
+            }
+            ofpp::NONE | ofpp::TABLE => {}
+            p if p == in_port => {
+                self.trace(|| format!("output:{p}: skipping output to the input port"));
+            }
+            p => self.output_port(p),
+        }
+    }
+
+    /// Send to ofport `p` of the current bridge: a datapath port, or across a patch.
+    fn output_port(&mut self, p: u32) {
+        let bridge = self.bridge.clone();
+        let Some(port) = bridge.ports.get(&p) else {
+            self.trace(|| format!("output:{p}: no such port, skipped"));
+            return;
+        };
+        if let Some(dp) = port.dp_port {
+            self.commit();
+            self.out.actions.push(DpAction::Output(dp));
+            self.trace(|| format!("output:{p} -> datapath port {dp} ({})", port.name));
+            return;
+        }
+        let Some((peer_idx, peer_ofport)) = port.patch_peer else {
+            self.trace(|| format!("output:{p}: patch port {} has no peer, skipped", port.name));
+            return;
+        };
+        let Some(peer) = self.p.bridge(peer_idx).cloned() else {
+            return;
+        };
+        // Cross the patch: the peer bridge starts at table 0 with its own in_port and
+        // fresh registers/metadata. Its header changes are not seen back here.
+        let saved_flow = self.flow;
+        let saved_bridge = std::mem::replace(&mut self.bridge, peer);
+        let saved_table = self.table;
+        for w in crate::flow::key::DP_WORDS..crate::flow::key::NW {
+            self.flow.w[w] = 0;
+        }
+        self.flow.set_in_port(peer_ofport);
+        self.depth += 1;
+        self.trace_bridge();
+        self.xlate_table(0);
+        self.depth -= 1;
+        self.bridge = saved_bridge;
+        self.table = saved_table;
+        self.flow = saved_flow;
+        if self.out.error.is_none() {
+            // A later output in this bridge must undo what the peer did to the header.
+            self.stop = false;
+        }
+    }
+
+    fn learn(&mut self, l: &crate::flow::action::Learn) {
+        let mut m = Match::catchall();
+        let mut acts: Vec<Action> = Vec::new();
+        let value_of = |ctx: &mut Ctx, src: &LearnSrc| -> u128 {
+            match src {
+                LearnSrc::Imm(v) => *v,
+                LearnSrc::Field(sf) => {
+                    ctx.unwildcard_sub(sf);
+                    sf.get(&ctx.flow)
+                }
+            }
+        };
+        for s in &l.specs {
+            match s {
+                LearnSpec::Match { dst, src } => {
+                    let v = value_of(self, src);
+                    let fmask = dst.field_mask();
+                    let (old_v, old_m) = m.get(dst.field);
+                    m.set_masked(dst.field, (old_v & !fmask) | ((v << dst.ofs) & fmask), old_m | fmask);
+                }
+                LearnSpec::Load { dst, src } => {
+                    let v = value_of(self, src);
+                    if dst.ofs == 0 && dst.n_bits == dst.field.info().bits {
+                        acts.push(Action::SetField {
+                            field: dst.field,
+                            value: v,
+                            mask: dst.field.all_ones(),
+                            spelling: crate::flow::action::SetSpelling::Load,
+                        });
+                    } else {
+                        acts.push(Action::Load { dst: *dst, value: v });
+                    }
+                }
+                LearnSpec::Output { src } => {
+                    self.unwildcard_sub(src);
+                    let port = src.get(&self.flow) as u32;
+                    acts.push(Action::Output { port, max_len: None });
+                }
+            }
+        }
+        let spec = FlowSpec {
+            table: Some(l.table),
+            priority: Some(l.priority),
+            cookie: l.cookie,
+            idle_timeout: l.idle_timeout,
+            hard_timeout: l.hard_timeout,
+            send_flow_rem: l.send_flow_rem,
+            m,
+            actions: Some(acts),
+            ..Default::default()
+        };
+        self.trace(|| format!("learn: table={} {}", l.table, crate::flow::format::format_flow(&spec)));
+        if self.may_learn {
+            self.out.learned.push((self.bridge.idx, spec));
+        }
+    }
+}

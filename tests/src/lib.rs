@@ -1,1 +1,0 @@
-//! Test harness: namespaces, veths, xvsd processes.

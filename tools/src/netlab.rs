@@ -1,0 +1,347 @@
+//! Network labs: network namespaces, veth pairs and xvsd processes that clean up after
+//! themselves (on drop, including when a test panics).
+//!
+//! Every name is unique per process and call, so tests can run in parallel; names stay
+//! within Linux's 15-character interface-name limit.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use xvs::control::proto::{call, Request};
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A short unique name: `prefix` + 5 hex digits (pid and counter mixed).
+pub fn unique(prefix: &str) -> String {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let pid = std::process::id();
+    format!("{prefix}{:05x}", (pid.wrapping_mul(2654435761) ^ (n << 12) ^ n) & 0xfffff)
+}
+
+/// Run a command; error (with its stderr) if it fails.
+pub fn sh(args: &[&str]) -> Result<String> {
+    let out = Command::new(args[0]).args(&args[1..]).output().with_context(|| format!("running {}", args[0]))?;
+    if !out.status.success() {
+        bail!("{} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+pub fn sh_quiet(args: &[&str]) {
+    let _ = Command::new(args[0]).args(&args[1..]).stdout(Stdio::null()).stderr(Stdio::null()).status();
+}
+
+/// Directory holding the workspace's built binaries (target/debug or target/release).
+pub fn bin_dir() -> PathBuf {
+    if let Ok(d) = std::env::var("XVS_BIN_DIR") {
+        return PathBuf::from(d);
+    }
+    let exe = std::env::current_exe().expect("current exe");
+    // target/<profile>/<tool> or target/<profile>/deps/<test-binary>
+    let dir = exe.parent().expect("exe dir");
+    if dir.file_name().is_some_and(|n| n == "deps") {
+        dir.parent().expect("target dir").to_path_buf()
+    } else {
+        dir.to_path_buf()
+    }
+}
+
+pub fn bin(name: &str) -> PathBuf {
+    let p = bin_dir().join(name);
+    assert!(p.exists(), "{} not built (run `cargo build --workspace` first)", p.display());
+    p
+}
+
+/// A network namespace, deleted on drop (processes inside are killed first).
+pub struct Netns {
+    pub name: String,
+}
+
+impl Netns {
+    pub fn new(prefix: &str) -> Result<Netns> {
+        let name = unique(prefix);
+        sh(&["ip", "netns", "add", &name])?;
+        let ns = Netns { name };
+        ns.exec(&["ip", "link", "set", "lo", "up"])?;
+        // Quiet namespaces: no IPv6 autoconfiguration chatter to disturb counters.
+        ns.exec(&["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"])?;
+        Ok(ns)
+    }
+
+    pub fn exec(&self, args: &[&str]) -> Result<String> {
+        let mut v = vec!["ip", "netns", "exec", &self.name];
+        v.extend_from_slice(args);
+        sh(&v)
+    }
+
+    pub fn output(&self, args: &[&str]) -> Result<Output> {
+        Ok(Command::new("ip").args(["netns", "exec", &self.name]).args(args).output()?)
+    }
+
+    pub fn spawn(&self, args: &[&str]) -> Result<Child> {
+        Ok(Command::new("ip")
+            .args(["netns", "exec", &self.name])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?)
+    }
+
+    /// `ping -c COUNT -i INTERVAL -W 1 DST`; returns how many replies came back.
+    pub fn ping(&self, dst: &str, count: u32, interval: f64) -> Result<u32> {
+        let out = self.output(&["ping", "-n", "-q", "-c", &count.to_string(), "-i", &interval.to_string(), "-W", "1", dst])?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let line = text.lines().find(|l| l.contains("received")).ok_or_else(|| anyhow!("ping printed no summary: {text}"))?;
+        let n = line
+            .split(',')
+            .find(|p| p.contains("received"))
+            .and_then(|p| p.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| anyhow!("cannot read ping summary: {line}"))?;
+        Ok(n)
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        if let Ok(pids) = sh(&["ip", "netns", "pids", &self.name]) {
+            for p in pids.split_whitespace() {
+                sh_quiet(&["kill", "-9", p]);
+            }
+        }
+        sh_quiet(&["ip", "netns", "del", &self.name]);
+    }
+}
+
+/// A veth pair: `host` in the root namespace (the switch port), `inner` inside `ns`
+/// (the "VM" NIC), with an address. Deleted on drop.
+pub struct Vm {
+    pub ns: Netns,
+    pub host: String,
+    pub inner: String,
+    pub ip: String,
+    pub mac: String,
+}
+
+impl Vm {
+    /// `ip` with prefix length, e.g. "10.0.0.1/24".
+    pub fn new(ip_cidr: &str, mac: &str) -> Result<Vm> {
+        let ns = Netns::new("xtn")?;
+        let host = unique("xth");
+        let inner = "eth0".to_string();
+        sh(&["ip", "link", "add", &host, "type", "veth", "peer", "name", &inner, "netns", &ns.name])?;
+        let vm = Vm { ns, host, inner, ip: ip_cidr.split('/').next().unwrap().to_string(), mac: mac.to_string() };
+        sh(&["sysctl", "-qw", &format!("net.ipv6.conf.{}.disable_ipv6=1", vm.host)])?;
+        vm.ns.exec(&["ip", "link", "set", "eth0", "address", mac])?;
+        vm.ns.exec(&["ip", "addr", "add", ip_cidr, "dev", "eth0"])?;
+        vm.ns.exec(&["ip", "link", "set", "eth0", "up"])?;
+        // TCP over AF_XDP copy mode needs real checksums, not offloaded partial ones.
+        vm.ns.exec(&["ethtool", "-K", "eth0", "tx", "off"])?;
+        sh(&["ip", "link", "set", &vm.host, "up"])?;
+        Ok(vm)
+    }
+
+    /// Static neighbour entry so that tests can avoid ARP when they count packets.
+    pub fn neigh(&self, ip: &str, mac: &str) -> Result<()> {
+        self.ns.exec(&["ip", "neigh", "replace", ip, "lladdr", mac, "dev", "eth0"]).map(|_| ())
+    }
+}
+
+impl Vm {
+    /// Send raw Ethernet frames out of eth0 (AF_PACKET), e.g. tagged or malformed
+    /// frames that the kernel stack would never build.
+    pub fn send_raw(&self, frames: &[Vec<u8>]) -> Result<()> {
+        let hex: Vec<String> = frames.iter().map(|f| format!("'{}'", f.iter().map(|b| format!("{b:02x}")).collect::<String>())).collect();
+        let py = format!(
+            "import socket\ns=socket.socket(socket.AF_PACKET,socket.SOCK_RAW)\ns.bind(('eth0',0))\nfor h in [{}]:\n    s.send(bytes.fromhex(h))\n",
+            hex.join(",")
+        );
+        self.ns.exec(&["python3", "-c", &py]).map(|_| ())
+    }
+
+    /// Start capturing frames arriving on eth0 with tcpdump (link-level headers shown, so VLAN tags
+    /// are visible); returns once tcpdump is listening.
+    pub fn capture(&self, filter: &str, count: u32, secs: u32) -> Result<Capture> {
+        use std::io::BufRead;
+        let mut args = vec!["timeout".to_string(), secs.to_string(), "tcpdump".into(), "-e".into(), "-n".into(), "-l".into(), "-Q".into(), "in".into()];
+        args.extend(["-c".into(), count.to_string(), "-i".into(), "eth0".into()]);
+        args.extend(filter.split_whitespace().map(|s| s.to_string()));
+        let refs: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+        let mut child = self.ns.spawn(&refs)?;
+        let stderr = child.stderr.take().ok_or_else(|| anyhow!("no stderr"))?;
+        let mut r = std::io::BufReader::new(stderr);
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if r.read_line(&mut line)? == 0 {
+                bail!("tcpdump exited before listening");
+            }
+            if line.contains("listening on") {
+                break;
+            }
+        }
+        Ok(Capture { child })
+    }
+}
+
+/// A running tcpdump.
+pub struct Capture {
+    child: Child,
+}
+
+impl Capture {
+    /// Wait for tcpdump to finish (count reached or timeout) and return what it printed.
+    pub fn finish(mut self) -> String {
+        use std::io::Read;
+        let _ = self.child.wait();
+        let mut s = String::new();
+        if let Some(mut o) = self.child.stdout.take() {
+            let _ = o.read_to_string(&mut s);
+        }
+        s
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Vm {
+    fn drop(&mut self) {
+        sh_quiet(&["ip", "link", "del", &self.host]);
+    }
+}
+
+/// An xvsd process with its own control socket; killed on drop.
+pub struct Xvsd {
+    pub child: Child,
+    pub socket: PathBuf,
+    pub dir: PathBuf,
+}
+
+impl Xvsd {
+    /// Start xvsd (adaptive polling, so parallel tests share the CPUs) and wait for
+    /// its control socket.
+    pub fn start(extra: &[&str]) -> Result<Xvsd> {
+        let dir = std::env::temp_dir().join(unique("xvsd-"));
+        std::fs::create_dir_all(&dir)?;
+        let socket = dir.join("xvsd.sock");
+        let log = std::fs::File::create(dir.join("xvsd.log"))?;
+        let mut args = vec!["--socket".to_string(), socket.display().to_string(), "--poll".into(), "adaptive".into(), "--frames".into(), "4096".into()];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let child = Command::new(bin("xvsd")).args(&args).stdout(Stdio::null()).stderr(log).spawn()?;
+        let mut x = Xvsd { child, socket, dir };
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(10) {
+            if x.socket.exists() && x.ctl(&["version"]).is_ok() {
+                return Ok(x);
+            }
+            if let Ok(Some(st)) = x.child.try_wait() {
+                bail!("xvsd exited ({st}): {}", x.log());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        bail!("xvsd did not come up: {}", x.log())
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("xvsd.log")).unwrap_or_default()
+    }
+
+    /// Run a control command; Err carries the daemon's error message.
+    pub fn ctl(&self, args: &[&str]) -> Result<String> {
+        self.ctl_input(args, None)
+    }
+
+    pub fn ctl_input(&self, args: &[&str], input: Option<&str>) -> Result<String> {
+        let r = call(
+            &self.socket,
+            &Request { args: args.iter().map(|s| s.to_string()).collect(), input: input.map(|s| s.to_string()) },
+            Some(Duration::from_secs(30)),
+        )?;
+        if r.ok {
+            Ok(r.output)
+        } else {
+            Err(anyhow!("{}", r.output))
+        }
+    }
+
+    /// Run the real `xvsctl` binary against this daemon.
+    pub fn xvsctl(&self, args: &[&str]) -> Output {
+        Command::new(bin("xvsctl")).arg("--socket").arg(&self.socket).args(args).output().expect("running xvsctl")
+    }
+
+    /// True if the daemon answers on its control socket.
+    pub fn alive(&self) -> bool {
+        self.ctl(&["version"]).is_ok()
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Send SIGTERM and wait for a clean exit; returns the exit status code.
+    pub fn stop(&mut self) -> Option<i32> {
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(10) {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                return st.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        None
+    }
+}
+
+impl Drop for Xvsd {
+    fn drop(&mut self) {
+        if self.is_running() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Packet counters of one rule in `dump-flows` output, found by a substring of its
+/// match: (n_packets, n_bytes).
+pub fn rule_counters(dump: &str, needle: &str) -> Option<(u64, u64)> {
+    let line = dump.lines().find(|l| l.contains(needle))?;
+    let get = |k: &str| -> Option<u64> {
+        let i = line.find(k)? + k.len();
+        line[i..].split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+    };
+    Some((get("n_packets=")?, get("n_bytes=")?))
+}
+
+/// Wait until `f` returns true or `timeout` passes.
+pub fn wait_for(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let t0 = Instant::now();
+    while t0.elapsed() < timeout {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    f()
+}
+
+/// True when running as root (the functional tests need it).
+pub fn is_root() -> bool {
+    unsafe { libc::geteuid() == 0 }
+}
+
+pub fn socket_path(x: &Xvsd) -> &Path {
+    &x.socket
+}
