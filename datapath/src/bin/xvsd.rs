@@ -49,7 +49,8 @@ fn parse_cpus(s: &str) -> Result<Vec<usize>> {
             None => v.push(part.trim().parse().with_context(|| format!("bad CPU '{part}'"))?),
         }
     }
-    let n = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    // All CPUs of the machine, not just those of our current affinity mask (taskset).
+    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_CONF) }.max(1) as usize;
     if let Some(c) = v.iter().find(|&&c| c >= n) {
         bail!("CPU {c} does not exist (this machine has {n})");
     }

@@ -16,6 +16,12 @@
 //!   no address range was given (OVS drops them from the text in that case).
 //! - a `SetField` with `Load` spelling on a 128-bit field prints as one `load:` with a
 //!   128-bit immediate instead of two 64-bit halves.
+//! - matches that Open vSwitch prints in a form its own parser rejects or reads back
+//!   differently print in a form that parses back: ICMP type/code that are masked or
+//!   wider than 8 bits print as `tp_src=`/`tp_dst=`, and fragment-bit combinations no
+//!   `nw_frag=` keyword names print as `NXM_NX_IP_FRAG[..]=` sub-field matches.
+//! - reserved ports in `Action::Output` print by name (`NORMAL`, `LOCAL`, ...); the
+//!   parser turns those names into the dedicated variants (`Action::Normal`, ...).
 
 use std::fmt::Write as _;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -262,9 +268,7 @@ pub(crate) fn format_field_value(f: Field, v: u128, mask: u128) -> String {
         Fmt::Ipv6 => ipv6_masked(v, if exact { u128::MAX } else { mask }),
         Fmt::Port if exact => format_port(v as u32),
         Fmt::Frag => frag_str(v, if exact { 3 } else { mask }).to_string(),
-        Fmt::TcpFlags => {
-            format_flags_masked(v as u32, (mask & 0xfff) as u32, 0xfff, tcp_flag_name)
-        }
+        Fmt::TcpFlags => format_flags_masked(v as u32, (mask & 0xfff) as u32, 0xfff, tcp_flag_name),
         Fmt::CtState => format_flags_masked(v as u32, (mask & 0xff) as u32, 0xff, ct_state_name),
         Fmt::Hex => {
             if exact {
@@ -318,7 +322,11 @@ fn put_u16_masked(s: &mut String, name: &str, v: u128, m: u128) {
 /// The match as `match_format` prints it, with `priority=` first unless it is the
 /// default (32768).
 pub fn format_match(m: &Match, priority: u16) -> String {
-    let p = if priority == DEFAULT_PRIORITY { None } else { Some(priority) };
+    let p = if priority == DEFAULT_PRIORITY {
+        None
+    } else {
+        Some(priority)
+    };
     format_match_inner(m, p)
 }
 
@@ -344,7 +352,12 @@ pub(crate) fn format_match_inner(m: &Match, priority: Option<u16>) -> String {
         if mk == 0xff {
             s.push_str(&format_flags(v as u32, ct_state_name));
         } else {
-            s.push_str(&format_flags_masked(v as u32, mk as u32, 0xff, ct_state_name));
+            s.push_str(&format_flags_masked(
+                v as u32,
+                mk as u32,
+                0xff,
+                ct_state_name,
+            ));
         }
         s.push(',');
     }
@@ -400,7 +413,10 @@ pub(crate) fn format_match_inner(m: &Match, priority: Option<u16>) -> String {
         }
     }
 
-    for (i, r) in [Reg0, Reg1, Reg2, Reg3, Reg4, Reg5, Reg6, Reg7].iter().enumerate() {
+    for (i, r) in [Reg0, Reg1, Reg2, Reg3, Reg4, Reg5, Reg6, Reg7]
+        .iter()
+        .enumerate()
+    {
         let (v, mk) = g(*r);
         put_u32_masked(&mut s, &format!("reg{i}"), v, mk);
     }
@@ -462,7 +478,11 @@ pub(crate) fn format_match_inner(m: &Match, priority: Option<u16>) -> String {
             }
         }
     } else {
-        let (src, dst) = if is_arp { ("arp_spa", "arp_tpa") } else { ("nw_src", "nw_dst") };
+        let (src, dst) = if is_arp {
+            ("arp_spa", "arp_tpa")
+        } else {
+            ("nw_src", "nw_dst")
+        };
         for (f, name) in [(Ipv4Src, src), (Ipv4Dst, dst)] {
             let (v, mk) = g(f);
             if mk != 0 {
@@ -494,17 +514,33 @@ pub(crate) fn format_match_inner(m: &Match, priority: Option<u16>) -> String {
         let _ = write!(s, "nw_ttl={v},");
     }
     let (v, mk) = g(IpFrag);
-    if mk & 3 != 0 {
-        let _ = write!(s, "nw_frag={},", frag_str(v, mk));
+    match (mk & 3, v & 3) {
+        (0, _) => {}
+        // Bit combinations that no `nw_frag=` keyword parses back to: print the bits.
+        (1, 0) => s.push_str("NXM_NX_IP_FRAG[0]=0,"),
+        (2, 2) => s.push_str("NXM_NX_IP_FRAG[1]=1,"),
+        (3, 2) => s.push_str("NXM_NX_IP_FRAG[]=0x2,"),
+        _ => {
+            let _ = write!(s, "nw_frag={},", frag_str(v, mk));
+        }
     }
     let (tp_src, tp_src_mask) = g(TpSrc);
     let (tp_dst, tp_dst_mask) = g(TpDst);
-    if dl_type == ETH_TYPE_IP && nw_proto == IPPROTO_ICMP {
+    // `icmp_type=`/`icmp_code=` only take exact 8-bit values; anything else prints
+    // under the generic `tp_src=`/`tp_dst=` names so that it parses back.
+    let icmp_ok = |v: u128, m: u128| m == 0 || (m == 0xffff && v <= 0xff);
+    let icmp_names = icmp_ok(tp_src, tp_src_mask) && icmp_ok(tp_dst, tp_dst_mask);
+    if dl_type == ETH_TYPE_IP && nw_proto == IPPROTO_ICMP && icmp_names {
         put_u16_masked(&mut s, "icmp_type", tp_src, tp_src_mask);
         put_u16_masked(&mut s, "icmp_code", tp_dst, tp_dst_mask);
     } else if dl_type == ETH_TYPE_IPV6 && nw_proto == IPPROTO_ICMPV6 {
-        put_u16_masked(&mut s, "icmp_type", tp_src, tp_src_mask);
-        put_u16_masked(&mut s, "icmp_code", tp_dst, tp_dst_mask);
+        let (src, dst) = if icmp_names {
+            ("icmp_type", "icmp_code")
+        } else {
+            ("tp_src", "tp_dst")
+        };
+        put_u16_masked(&mut s, src, tp_src, tp_src_mask);
+        put_u16_masked(&mut s, dst, tp_dst, tp_dst_mask);
         let (v, mk) = g(NdTarget);
         if mk != 0 {
             let _ = write!(s, "nd_target={},", ipv6_masked(v, mk));
@@ -550,7 +586,10 @@ pub fn format_actions(a: &[Action]) -> String {
 
 fn format_action(s: &mut String, a: &Action) {
     match a {
-        Action::Output { port, max_len: None } => {
+        Action::Output {
+            port,
+            max_len: None,
+        } => {
             if *port < ofpp::MAX {
                 let _ = write!(s, "output:{port}");
             } else {
@@ -560,7 +599,10 @@ fn format_action(s: &mut String, a: &Action) {
                 }
             }
         }
-        Action::Output { port, max_len: Some(m) } => {
+        Action::Output {
+            port,
+            max_len: Some(m),
+        } => {
             let _ = write!(s, "output(port={},max_len={m})", format_port(*port));
         }
         Action::OutputReg { src, .. } => {
@@ -571,7 +613,11 @@ fn format_action(s: &mut String, a: &Action) {
         Action::All => s.push_str("ALL"),
         Action::Local => s.push_str("LOCAL"),
         Action::InPort => s.push_str("IN_PORT"),
-        Action::Controller { max_len, reason, id } => {
+        Action::Controller {
+            max_len,
+            reason,
+            id,
+        } => {
             if reason.is_none() && *id == 0 {
                 let _ = write!(s, "CONTROLLER:{max_len}");
             } else {
@@ -607,21 +653,38 @@ fn format_action(s: &mut String, a: &Action) {
         Action::GotoTable(t) => {
             let _ = write!(s, "goto_table:{t}");
         }
-        Action::SetVlanVid { vid, push_if_needed } => {
-            let n = if *push_if_needed { "mod_vlan_vid" } else { "set_vlan_vid" };
+        Action::SetVlanVid {
+            vid,
+            push_if_needed,
+        } => {
+            let n = if *push_if_needed {
+                "mod_vlan_vid"
+            } else {
+                "set_vlan_vid"
+            };
             let _ = write!(s, "{n}:{vid}");
         }
-        Action::SetVlanPcp { pcp, push_if_needed } => {
-            let n = if *push_if_needed { "mod_vlan_pcp" } else { "set_vlan_pcp" };
+        Action::SetVlanPcp {
+            pcp,
+            push_if_needed,
+        } => {
+            let n = if *push_if_needed {
+                "mod_vlan_pcp"
+            } else {
+                "set_vlan_pcp"
+            };
             let _ = write!(s, "{n}:{pcp}");
         }
         Action::StripVlan => s.push_str("strip_vlan"),
         Action::PushVlan(t) => {
             let _ = write!(s, "push_vlan:{}", hex0(*t as u128));
         }
-        Action::SetField { field, value, mask, spelling } => {
-            format_set_field(s, *field, *value, *mask, *spelling)
-        }
+        Action::SetField {
+            field,
+            value,
+            mask,
+            spelling,
+        } => format_set_field(s, *field, *value, *mask, *spelling),
         Action::Load { dst, value } => {
             let _ = write!(s, "load:{}->{}", hex0(*value), format_subfield(dst));
         }
@@ -630,7 +693,11 @@ fn format_action(s: &mut String, a: &Action) {
         }
         Action::DecTtl => s.push_str("dec_ttl"),
         Action::Learn(l) => format_learn(s, l),
-        Action::Conjunction { id, clause, n_clauses } => {
+        Action::Conjunction {
+            id,
+            clause,
+            n_clauses,
+        } => {
             let _ = write!(s, "conjunction({id},{clause}/{n_clauses})");
         }
         Action::Ct(ct) => format_ct(s, ct),
@@ -728,7 +795,10 @@ fn format_learn(s: &mut String, l: &Learn) {
     for spec in &l.specs {
         s.push(',');
         match spec {
-            LearnSpec::Match { dst, src: LearnSrc::Imm(v) } => {
+            LearnSpec::Match {
+                dst,
+                src: LearnSrc::Imm(v),
+            } => {
                 if dst.ofs == 0 && dst.n_bits == dst.field.info().bits {
                     let _ = write!(
                         s,
@@ -740,16 +810,25 @@ fn format_learn(s: &mut String, l: &Learn) {
                     let _ = write!(s, "{}={}", format_subfield(dst), hex0(*v));
                 }
             }
-            LearnSpec::Match { dst, src: LearnSrc::Field(src) } => {
+            LearnSpec::Match {
+                dst,
+                src: LearnSrc::Field(src),
+            } => {
                 s.push_str(&format_subfield(dst));
                 if src.field != dst.field || src.ofs != dst.ofs {
                     let _ = write!(s, "={}", format_subfield(src));
                 }
             }
-            LearnSpec::Load { dst, src: LearnSrc::Imm(v) } => {
+            LearnSpec::Load {
+                dst,
+                src: LearnSrc::Imm(v),
+            } => {
                 let _ = write!(s, "load:{}->{}", hex0(*v), format_subfield(dst));
             }
-            LearnSpec::Load { dst, src: LearnSrc::Field(src) } => {
+            LearnSpec::Load {
+                dst,
+                src: LearnSrc::Field(src),
+            } => {
                 let _ = write!(s, "load:{}->{}", format_subfield(src), format_subfield(dst));
             }
             LearnSpec::Output { src } => {

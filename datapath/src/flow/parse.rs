@@ -99,7 +99,10 @@ pub struct ParseError {
 
 impl ParseError {
     pub(crate) fn new(pos: usize, msg: impl Into<String>) -> ParseError {
-        ParseError { pos, msg: msg.into() }
+        ParseError {
+            pos,
+            msg: msg.into(),
+        }
     }
 }
 
@@ -260,8 +263,8 @@ fn unsupported_field(name: &str) -> bool {
 pub(crate) fn ovs_nbytes(f: Field) -> u32 {
     use Field::*;
     match f {
-        InPort | VlanTci | VlanVid | DlVlan | EthType | ArpOp | TpSrc | TpDst | TcpSrc
-        | TcpDst | UdpSrc | UdpDst | SctpSrc | SctpDst | TcpFlags | CtZone => 2,
+        InPort | VlanTci | VlanVid | DlVlan | EthType | ArpOp | TpSrc | TpDst | TcpSrc | TcpDst
+        | UdpSrc | UdpDst | SctpSrc | SctpDst | TcpFlags | CtZone => 2,
         DlVlanPcp | IpProto | NwTos | IpDscp | NwEcn | NwTtl | IpFrag | IcmpType | IcmpCode
         | Icmpv6Type | Icmpv6Code => 1,
         EthDst | EthSrc | ArpSha | ArpTha | NdSll | NdTll => 6,
@@ -289,7 +292,11 @@ pub(crate) fn parse_field_value(
         return Ok((0, 0));
     }
     let nb = ovs_nbytes(f);
-    let full: u128 = if nb >= 16 { u128::MAX } else { (1u128 << (8 * nb)) - 1 };
+    let full: u128 = if nb >= 16 {
+        u128::MAX
+    } else {
+        (1u128 << (8 * nb)) - 1
+    };
     let name = f.name();
     let (v, m) = match f.info().fmt {
         Fmt::Mac => {
@@ -363,7 +370,9 @@ pub(crate) fn parse_field_value(
         }
     };
     if !f.info().maskable && m & full != full && m != 0 {
-        return Err(format!("{s}: invalid mask for field {name} (it is not maskable)"));
+        return Err(format!(
+            "{s}: invalid mask for field {name} (it is not maskable)"
+        ));
     }
     Ok((v, m))
 }
@@ -460,7 +469,10 @@ fn keyword_err(tok: &Tok, mode: ParseMode) -> ParseError {
         ParseMode::Modify => "mod-flows",
         ParseMode::Match => "a match (del-flows/dump-flows)",
     };
-    ParseError::new(tok.key_pos, format!("'{}' is not allowed in {what}", tok.key))
+    ParseError::new(
+        tok.key_pos,
+        format!("'{}' is not allowed in {what}", tok.key),
+    )
 }
 
 fn parse_match_token(
@@ -503,9 +515,13 @@ fn parse_match_token(
         ));
     }
     if let Some(f) = Field::from_name(key) {
-        let value = if tok.value.is_empty() { "0/0" } else { tok.value };
-        let (v, mask) = parse_field_value(f, value, ports)
-            .map_err(|e| ParseError::new(tok.value_pos, e))?;
+        let value = if tok.value.is_empty() {
+            "0/0"
+        } else {
+            tok.value
+        };
+        let (v, mask) =
+            parse_field_value(f, value, ports).map_err(|e| ParseError::new(tok.value_pos, e))?;
         apply_match_value(&mut spec.m, f, v, mask);
         return Ok(());
     }
@@ -521,10 +537,31 @@ fn parse_match_token(
         if sf.n_bits < 128 && v >> sf.n_bits != 0 {
             return Err(ParseError::new(
                 tok.value_pos,
-                format!("{key}: value {} does not fit into {} bits", tok.value, sf.n_bits),
+                format!(
+                    "{key}: value {} does not fit into {} bits",
+                    tok.value, sf.n_bits
+                ),
             ));
         }
-        merge_bits(&mut spec.m, sf.field, v << sf.ofs, sf.field_mask());
+        // Like Open vSwitch: the bits are merged into the field's current value and
+        // mask; a field that cannot be matched with a mask must end up fully matched.
+        let f = sf.field;
+        let (ov, om) = spec.m.get(f);
+        let fm = sf.field_mask();
+        let (nv, nm) = ((ov & !fm) | ((v << sf.ofs) & fm), om | fm);
+        if f.info().maskable {
+            spec.m.set_masked(f, nv, nm);
+        } else if nm == f.all_ones() {
+            apply_match_value(&mut spec.m, f, nv, nm);
+        } else {
+            return Err(ParseError::new(
+                tok.key_pos,
+                format!(
+                    "{key}: field {} cannot be matched partially (it is not maskable)",
+                    f.name()
+                ),
+            ));
+        }
         return Ok(());
     }
     if unsupported_field(key) {
@@ -555,16 +592,26 @@ fn parse_match_token(
             | "no_byte_counts"
     );
     if !known {
-        return Err(ParseError::new(tok.key_pos, format!("unknown field '{key}'")));
+        return Err(ParseError::new(
+            tok.key_pos,
+            format!("unknown field '{key}'"),
+        ));
     }
     if tok.value.is_empty() {
         if matches!(
             key,
-            "send_flow_rem" | "check_overlap" | "reset_counts" | "no_packet_counts" | "no_byte_counts"
+            "send_flow_rem"
+                | "check_overlap"
+                | "reset_counts"
+                | "no_packet_counts"
+                | "no_byte_counts"
         ) {
             return Err(keyword_err(tok, mode));
         }
-        return Err(ParseError::new(tok.key_pos, format!("field {key} missing value")));
+        return Err(ParseError::new(
+            tok.key_pos,
+            format!("field {key} missing value"),
+        ));
     }
     let v = tok.value;
     let vpos = tok.value_pos;
@@ -583,7 +630,10 @@ fn parse_match_token(
             spec.out_port = Some(p);
         }
         "out_group" if mode == ParseMode::Match => {
-            return Err(ParseError::new(tok.key_pos, "out_group is not supported by xvs"));
+            return Err(ParseError::new(
+                tok.key_pos,
+                "out_group is not supported by xvs",
+            ));
         }
         "priority" => {
             spec.priority = Some(parse_uint(v, 0xffff).ok_or_else(|| bad("priority"))? as u16);

@@ -11,8 +11,8 @@ use crate::flow::action::{
 };
 use crate::flow::field::{Field, Prereq, SubField};
 use crate::flow::format::{
-    ovs_name, ETH_TYPE_ARP, ETH_TYPE_IP, ETH_TYPE_IPV6, ETH_TYPE_RARP,
-    IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, OFPP_UNSET,
+    ovs_name, ETH_TYPE_ARP, ETH_TYPE_IP, ETH_TYPE_IPV6, ETH_TYPE_RARP, IPPROTO_ICMP,
+    IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, OFPP_UNSET,
 };
 use crate::flow::key::{FlowKey, FRAG_LATER, VLAN_CFI};
 use crate::flow::{Match, DEFAULT_PRIORITY};
@@ -70,7 +70,9 @@ fn parse_subfield_prefix(s: &str) -> Result<(SubField, usize), String> {
         let close = s[name_len..]
             .find(']')
             .map(|i| i + name_len)
-            .ok_or_else(|| format!("{s}: syntax error expecting [] or [<bit>] or [<start>..<end>]"))?;
+            .ok_or_else(|| {
+                format!("{s}: syntax error expecting [] or [<bit>] or [<start>..<end>]")
+            })?;
         let inner = &s[name_len + 1..close];
         let bad = || format!("{s}: syntax error expecting [] or [<bit>] or [<start>..<end>]");
         if !inner.is_empty() {
@@ -89,7 +91,9 @@ fn parse_subfield_prefix(s: &str) -> Result<(SubField, usize), String> {
         consumed = close + 1;
     }
     if start > end {
-        return Err(format!("{s}: starting bit {start} is after ending bit {end}"));
+        return Err(format!(
+            "{s}: starting bit {start} is after ending bit {end}"
+        ));
     }
     if start >= bits {
         return Err(format!(
@@ -101,7 +105,14 @@ fn parse_subfield_prefix(s: &str) -> Result<(SubField, usize), String> {
             "{s}: ending bit {end} is not valid because field is only {bits} bits wide"
         ));
     }
-    Ok((SubField { field, ofs: start, n_bits: end - start + 1 }, consumed))
+    Ok((
+        SubField {
+            field,
+            ofs: start,
+            n_bits: end - start + 1,
+        },
+        consumed,
+    ))
 }
 
 /// `mf_parse_subfield`: the whole string must be one sub-field.
@@ -129,8 +140,15 @@ fn output_to(port: u32) -> Action {
         ofpp::ALL => Action::All,
         ofpp::LOCAL => Action::Local,
         ofpp::IN_PORT => Action::InPort,
-        ofpp::CONTROLLER => Action::Controller { max_len: u16::MAX, reason: None, id: 0 },
-        p => Action::Output { port: p, max_len: None },
+        ofpp::CONTROLLER => Action::Controller {
+            max_len: u16::MAX,
+            reason: None,
+            id: 0,
+        },
+        p => Action::Output {
+            port: p,
+            max_len: None,
+        },
     }
 }
 
@@ -202,7 +220,12 @@ fn parse_one(tok: &Tok, ports: &dyn PortNames, depth: u32) -> Result<Option<Acti
     let kpos = tok.key_pos;
     let lkey = key.to_ascii_lowercase();
     let set = |field: Field, value: u128, mask: u128, spelling: SetSpelling| {
-        Ok(Some(Action::SetField { field, value, mask, spelling }))
+        Ok(Some(Action::SetField {
+            field,
+            value,
+            mask,
+            spelling,
+        }))
     };
     match lkey.as_str() {
         "output" => parse_output(v, vpos, ports).map(Some),
@@ -231,31 +254,57 @@ fn parse_one(tok: &Tok, ports: &dyn PortNames, depth: u32) -> Result<Option<Acti
             if vid > 0x0fff {
                 return Err(err(vpos, format!("{v}: not a valid VLAN VID")));
             }
-            Ok(Some(Action::SetVlanVid { vid, push_if_needed: lkey == "mod_vlan_vid" }))
+            Ok(Some(Action::SetVlanVid {
+                vid,
+                push_if_needed: lkey == "mod_vlan_vid",
+            }))
         }
         "set_vlan_pcp" | "mod_vlan_pcp" => {
             let pcp = u8_arg(v, vpos, "VLAN PCP")?;
             if pcp > 7 {
                 return Err(err(vpos, format!("{v}: not a valid VLAN PCP")));
             }
-            Ok(Some(Action::SetVlanPcp { pcp, push_if_needed: lkey == "mod_vlan_pcp" }))
+            Ok(Some(Action::SetVlanPcp {
+                pcp,
+                push_if_needed: lkey == "mod_vlan_pcp",
+            }))
         }
         "mod_dl_src" | "mod_dl_dst" => {
-            let mac = lex::parse_mac(v)
-                .ok_or_else(|| err(vpos, format!("invalid mac address {v}")))?;
+            let mac =
+                lex::parse_mac(v).ok_or_else(|| err(vpos, format!("invalid mac address {v}")))?;
             if lkey == "mod_dl_src" {
-                set(Field::EthSrc, mac, Field::EthSrc.all_ones(), SetSpelling::ModDlSrc)
+                set(
+                    Field::EthSrc,
+                    mac,
+                    Field::EthSrc.all_ones(),
+                    SetSpelling::ModDlSrc,
+                )
             } else {
-                set(Field::EthDst, mac, Field::EthDst.all_ones(), SetSpelling::ModDlDst)
+                set(
+                    Field::EthDst,
+                    mac,
+                    Field::EthDst.all_ones(),
+                    SetSpelling::ModDlDst,
+                )
             }
         }
         "mod_nw_src" | "mod_nw_dst" => {
             let ip = lex::parse_ipv4(v)
                 .ok_or_else(|| err(vpos, format!("{v}: could not convert to IP address")))?;
             if lkey == "mod_nw_src" {
-                set(Field::Ipv4Src, ip as u128, 0xffff_ffff, SetSpelling::ModNwSrc)
+                set(
+                    Field::Ipv4Src,
+                    ip as u128,
+                    0xffff_ffff,
+                    SetSpelling::ModNwSrc,
+                )
             } else {
-                set(Field::Ipv4Dst, ip as u128, 0xffff_ffff, SetSpelling::ModNwDst)
+                set(
+                    Field::Ipv4Dst,
+                    ip as u128,
+                    0xffff_ffff,
+                    SetSpelling::ModNwDst,
+                )
             }
         }
         "mod_nw_tos" => {
@@ -303,7 +352,12 @@ fn parse_one(tok: &Tok, ports: &dyn PortNames, depth: u32) -> Result<Option<Acti
                 None => u64::MAX,
             };
             let md = u64_arg(a, vpos)?;
-            set(Field::Metadata, md as u128, mask as u128, SetSpelling::WriteMetadata)
+            set(
+                Field::Metadata,
+                md as u128,
+                mask as u128,
+                SetSpelling::WriteMetadata,
+            )
         }
         "set_queue" => Ok(Some(Action::SetQueue(u32_arg(v, vpos)?))),
         "pop_queue" => Ok(Some(Action::PopQueue)),
@@ -319,7 +373,10 @@ fn parse_one(tok: &Tok, ports: &dyn PortNames, depth: u32) -> Result<Option<Acti
         }
         "dec_ttl" => {
             if !v.is_empty() {
-                return Err(err(vpos, "dec_ttl with controller ids is not supported by xvs"));
+                return Err(err(
+                    vpos,
+                    "dec_ttl with controller ids is not supported by xvs",
+                ));
             }
             Ok(Some(Action::DecTtl))
         }
@@ -329,8 +386,9 @@ fn parse_one(tok: &Tok, ports: &dyn PortNames, depth: u32) -> Result<Option<Acti
         | "pop" | "sample" | "clone" | "fin_timeout" | "output_trunc" | "set_mpls_label"
         | "set_mpls_tc" | "set_mpls_ttl" | "dec_mpls_ttl" | "push_mpls" | "pop_mpls"
         | "dec_nsh_ttl" | "delete_field" | "encap" | "decap" | "check_pkt_larger"
-        | "debug_recirc" | "debug_slow" | "clear_actions" | "write_actions"
-        | "unroll_xlate" => Err(err(kpos, format!("action '{key}' is not supported by xvs"))),
+        | "debug_recirc" | "debug_slow" | "clear_actions" | "write_actions" | "unroll_xlate" => {
+            Err(err(kpos, format!("action '{key}' is not supported by xvs")))
+        }
         _ => match lex::parse_port(key, ports) {
             Some(p) => Ok(Some(output_to(p))),
             None => Err(err(kpos, format!("unknown action '{key}'"))),
@@ -346,7 +404,10 @@ fn parse_output(v: &str, vpos: usize, ports: &dyn PortNames) -> Result<Action, P
             match t.key {
                 "port" => {
                     let p = lex::parse_port(t.value, ports).ok_or_else(|| {
-                        err(t.value_pos, format!("output to unknown truncate port: {}", t.value))
+                        err(
+                            t.value_pos,
+                            format!("output to unknown truncate port: {}", t.value),
+                        )
                     })?;
                     if p > ofpp::MAX && p != ofpp::LOCAL && p != ofpp::IN_PORT {
                         return Err(err(
@@ -400,19 +461,32 @@ fn parse_controller(v: &str, vpos: usize) -> Result<Action, ParseError> {
         for t in lex::tokenize(v, vpos)? {
             match t.key {
                 "reason" => {
-                    const REASONS: &[&str] =
-                        &["no_match", "action", "invalid_ttl", "action_set", "group", "packet_out"];
+                    const REASONS: &[&str] = &[
+                        "no_match",
+                        "action",
+                        "invalid_ttl",
+                        "action_set",
+                        "group",
+                        "packet_out",
+                    ];
                     if !REASONS.contains(&t.value) {
                         return Err(err(t.value_pos, format!("unknown reason \"{}\"", t.value)));
                     }
-                    reason = if t.value == "action" { None } else { Some(t.value.to_string()) };
+                    reason = if t.value == "action" {
+                        None
+                    } else {
+                        Some(t.value.to_string())
+                    };
                 }
                 "max_len" => max_len = u16_arg(t.value, t.value_pos, "max_len")?,
                 "id" => id = u16_arg(t.value, t.value_pos, "id")?,
                 "userdata" | "pause" | "meter_id" => {
                     return Err(err(
                         t.key_pos,
-                        format!("controller action key \"{}\" is not supported by xvs", t.key),
+                        format!(
+                            "controller action key \"{}\" is not supported by xvs",
+                            t.key
+                        ),
                     ))
                 }
                 k => {
@@ -424,15 +498,24 @@ fn parse_controller(v: &str, vpos: usize) -> Result<Action, ParseError> {
             }
         }
     }
-    Ok(Action::Controller { max_len, reason, id })
+    Ok(Action::Controller {
+        max_len,
+        reason,
+        id,
+    })
 }
 
 /// Splits `VALUE->FIELD` at the first `->`; returns the value, the field and its offset.
 fn split_arrow(v: &str, vpos: usize) -> Result<(&str, &str, usize), ParseError> {
-    let i = v.find("->").ok_or_else(|| err(vpos, format!("{v}: missing `->'")))?;
+    let i = v
+        .find("->")
+        .ok_or_else(|| err(vpos, format!("{v}: missing `->'")))?;
     let dst = &v[i + 2..];
     if dst.is_empty() {
-        return Err(err(vpos + i, format!("{v}: missing field name following `->'")));
+        return Err(err(
+            vpos + i,
+            format!("{v}: missing field name following `->'"),
+        ));
     }
     Ok((&v[..i], dst, vpos + i + 2))
 }
@@ -453,21 +536,31 @@ fn parse_set_field(v: &str, vpos: usize, ports: &dyn PortNames) -> Result<Action
     let all = field.all_ones();
     let valid = fits(value, field.info().bits) && !(field == Field::NwTos && value & 3 != 0);
     if !valid {
-        return Err(err(vpos, format!("{val} is not a valid value for field {name}")));
+        return Err(err(
+            vpos,
+            format!("{val} is not a valid value for field {name}"),
+        ));
     }
     let mask = if mask & all == all { all } else { mask & all };
-    Ok(Action::SetField { field, value, mask, spelling: SetSpelling::SetField })
+    Ok(Action::SetField {
+        field,
+        value,
+        mask,
+        spelling: SetSpelling::SetField,
+    })
 }
 
 fn parse_load(v: &str, vpos: usize) -> Result<Action, ParseError> {
     let (val, dst, dpos) = split_arrow(v, vpos)?;
     let dst = parse_subfield(dst).map_err(|e| err(dpos, e))?;
     if !dst.field.info().writable {
-        return Err(err(dpos, format!("destination field {} is not writable", dst.field.name())));
+        return Err(err(
+            dpos,
+            format!("destination field {} is not writable", dst.field.name()),
+        ));
     }
-    let value = parse_int(val, ovs_nbytes(dst.field).max(16)).map_err(|_| {
-        err(vpos, format!("{v}: cannot parse integer value"))
-    })?;
+    let value = parse_int(val, ovs_nbytes(dst.field).max(16))
+        .map_err(|_| err(vpos, format!("{v}: cannot parse integer value")))?;
     if !fits(value, dst.n_bits) {
         return Err(err(
             vpos,
@@ -511,7 +604,10 @@ fn parse_move(v: &str, vpos: usize) -> Result<Action, ParseError> {
     let (src, dst) = parse_move_pair(v, vpos)?;
     if !dst.field.info().writable {
         let dpos = vpos + v.find("->").map_or(0, |i| i + 2);
-        return Err(err(dpos, format!("destination field {} is not writable", dst.field.name())));
+        return Err(err(
+            dpos,
+            format!("destination field {} is not writable", dst.field.name()),
+        ));
     }
     Ok(Action::Move { src, dst })
 }
@@ -542,7 +638,12 @@ fn parse_resubmit(v: &str, vpos: usize, ports: &dyn PortNames) -> Result<Action,
                     "resubmit to table 255 is not valid (tables are 0 to 254)",
                 ))
             }
-            _ => return Err(err(table_pos, format!("{table_s}: resubmit to unknown table"))),
+            _ => {
+                return Err(err(
+                    table_pos,
+                    format!("{table_s}: resubmit to unknown table"),
+                ))
+            }
         }
     };
     if !ct_s.is_empty() {
@@ -572,7 +673,10 @@ fn parse_conjunction(v: &str, vpos: usize) -> Result<Action, ParseError> {
             .filter(|x| *x <= 1 << 31)
             .map(|x| (x as u32).wrapping_neg())
     } else {
-        strtoull(id_s).ok().filter(|x| *x <= u32::MAX as u64).map(|x| x as u32)
+        strtoull(id_s)
+            .ok()
+            .filter(|x| *x <= u32::MAX as u64)
+            .map(|x| x as u32)
     }
     .ok_or_else(syntax)?;
     let k = parse_dec(k_s).filter(|x| *x <= 255).ok_or_else(syntax)? as u8;
@@ -592,7 +696,11 @@ fn parse_conjunction(v: &str, vpos: usize) -> Result<Action, ParseError> {
             "clause index must be less than or equal to number of clauses",
         ));
     }
-    Ok(Action::Conjunction { id, clause: k, n_clauses: n })
+    Ok(Action::Conjunction {
+        id,
+        clause: k,
+        n_clauses: n,
+    })
 }
 
 fn parse_note(v: &str, vpos: usize) -> Result<Action, ParseError> {
@@ -618,7 +726,11 @@ fn parse_note(v: &str, vpos: usize) -> Result<Action, ParseError> {
 }
 
 fn parse_learn(v: &str, vpos: usize, ports: &dyn PortNames) -> Result<Learn, ParseError> {
-    let mut l = Learn { table: 1, priority: DEFAULT_PRIORITY, ..Learn::default() };
+    let mut l = Learn {
+        table: 1,
+        priority: DEFAULT_PRIORITY,
+        ..Learn::default()
+    };
     for t in lex::tokenize(v, vpos)? {
         let val = t.value;
         let p = t.value_pos;
@@ -656,7 +768,10 @@ fn parse_learn_spec(t: &Tok, ports: &dyn PortNames) -> Result<LearnSpec, ParseEr
     let vpos = t.value_pos;
     if let Ok(dst) = parse_subfield(name) {
         if value.is_empty() {
-            return Ok(LearnSpec::Match { dst, src: LearnSrc::Field(dst) });
+            return Ok(LearnSpec::Match {
+                dst,
+                src: LearnSrc::Field(dst),
+            });
         }
         let src_err = match parse_subfield(value) {
             Ok(src) => {
@@ -669,7 +784,10 @@ fn parse_learn_spec(t: &Tok, ports: &dyn PortNames) -> Result<LearnSpec, ParseEr
                         ),
                     ));
                 }
-                return Ok(LearnSpec::Match { dst, src: LearnSrc::Field(src) });
+                return Ok(LearnSpec::Match {
+                    dst,
+                    src: LearnSrc::Field(src),
+                });
             }
             Err(e) => e,
         };
@@ -678,11 +796,18 @@ fn parse_learn_spec(t: &Tok, ports: &dyn PortNames) -> Result<LearnSpec, ParseEr
             match parse_field_value(dst.field, value, ports) {
                 Ok((v, m)) => {
                     let nb = ovs_nbytes(dst.field);
-                    let full = if nb >= 16 { u128::MAX } else { (1u128 << (8 * nb)) - 1 };
+                    let full = if nb >= 16 {
+                        u128::MAX
+                    } else {
+                        (1u128 << (8 * nb)) - 1
+                    };
                     if m & full != full {
                         Err(format!("{value}: wildcards not allowed here"))
                     } else if !fits(v, dst.n_bits) {
-                        Err(format!("value {value} does not fit into {} bits", dst.n_bits))
+                        Err(format!(
+                            "value {value} does not fit into {} bits",
+                            dst.n_bits
+                        ))
                     } else {
                         Ok(v)
                     }
@@ -692,7 +817,10 @@ fn parse_learn_spec(t: &Tok, ports: &dyn PortNames) -> Result<LearnSpec, ParseEr
         } else {
             match parse_int(value, ovs_nbytes(dst.field).max(16)) {
                 Ok(v) if fits(v, dst.n_bits) => Ok(v),
-                Ok(_) => Err(format!("value {value} does not fit into {} bits", dst.n_bits)),
+                Ok(_) => Err(format!(
+                    "value {value} does not fit into {} bits",
+                    dst.n_bits
+                )),
                 Err(_) => Err(format!("{value}: cannot parse integer value")),
             }
         };
@@ -713,16 +841,17 @@ fn parse_learn_spec(t: &Tok, ports: &dyn PortNames) -> Result<LearnSpec, ParseEr
                 return Err(err(vpos, format!("load: missing `->' in `{value}'")));
             };
             if i == 0 {
-                return Err(err(vpos, format!("load: missing source before `->' in `{value}'")));
+                return Err(err(
+                    vpos,
+                    format!("load: missing source before `->' in `{value}'"),
+                ));
             }
             let src_s = &value[..i];
             let dpos = vpos + i + 2;
             if src_s.as_bytes()[0].is_ascii_digit() {
                 let v = parse_int(src_s, 16).map_err(|e| match e {
                     NumErr::Range => err(vpos, format!("load: value {src_s} is too large")),
-                    NumErr::Syntax => {
-                        err(vpos, format!("load: garbage before `->' in `{value}'"))
-                    }
+                    NumErr::Syntax => err(vpos, format!("load: garbage before `->' in `{value}'")),
                 })?;
                 let dst = parse_subfield(&value[i + 2..]).map_err(|e| err(dpos, e))?;
                 if !fits(v, dst.n_bits) {
@@ -731,10 +860,16 @@ fn parse_learn_spec(t: &Tok, ports: &dyn PortNames) -> Result<LearnSpec, ParseEr
                         format!("{value}: value does not fit into {} bits", dst.n_bits),
                     ));
                 }
-                Ok(LearnSpec::Load { dst, src: LearnSrc::Imm(v) })
+                Ok(LearnSpec::Load {
+                    dst,
+                    src: LearnSrc::Imm(v),
+                })
             } else {
                 let (src, dst) = parse_move_pair(value, vpos)?;
-                Ok(LearnSpec::Load { dst, src: LearnSrc::Field(src) })
+                Ok(LearnSpec::Load {
+                    dst,
+                    src: LearnSrc::Field(src),
+                })
             }
         }
         "output" => {
@@ -763,7 +898,11 @@ fn parse_ct(v: &str, vpos: usize, ports: &dyn PortNames, depth: u32) -> Result<C
             }
             "zone" => {
                 if let Some(z) = parse_uint(t.value, 0xffff) {
-                    ct.zone = if z == 0 { None } else { Some(CtZone::Imm(z as u16)) };
+                    ct.zone = if z == 0 {
+                        None
+                    } else {
+                        Some(CtZone::Imm(z as u16))
+                    };
                 } else {
                     let sf = parse_subfield(t.value).map_err(|e| err(p, e))?;
                     ct.zone = Some(CtZone::Field(sf));
@@ -786,7 +925,10 @@ fn parse_ct(v: &str, vpos: usize, ports: &dyn PortNames, depth: u32) -> Result<C
                 ct.exec.extend(acts.into_iter().map(|(a, _)| a));
             }
             k => {
-                return Err(err(t.key_pos, format!("invalid argument to \"ct\" action: `{k}'")));
+                return Err(err(
+                    t.key_pos,
+                    format!("invalid argument to \"ct\" action: `{k}'"),
+                ));
             }
         }
     }
@@ -802,9 +944,16 @@ fn parse_nat(v: &str, vpos: usize) -> Result<Nat, ParseError> {
     for t in lex::tokenize(v, vpos)? {
         match t.key {
             "src" | "dst" => {
-                let kind = if t.key == "src" { NatKind::Src } else { NatKind::Dst };
+                let kind = if t.key == "src" {
+                    NatKind::Src
+                } else {
+                    NatKind::Dst
+                };
                 if n.kind.is_some_and(|k| k != kind) {
-                    return Err(err(t.key_pos, "May only specify one of \"src\" or \"dst\"."));
+                    return Err(err(
+                        t.key_pos,
+                        "May only specify one of \"src\" or \"dst\".",
+                    ));
                 }
                 n.kind = Some(kind);
                 if !t.value.is_empty() {
@@ -824,7 +973,10 @@ fn parse_nat(v: &str, vpos: usize) -> Result<Nat, ParseError> {
                 has_flags = true;
             }
             k => {
-                return Err(err(t.key_pos, format!("invalid key \"{k}\" in \"nat\" argument")));
+                return Err(err(
+                    t.key_pos,
+                    format!("invalid key \"{k}\" in \"nat\" argument"),
+                ));
             }
         }
     }
@@ -840,7 +992,9 @@ fn parse_nat(v: &str, vpos: usize) -> Result<Nat, ParseError> {
 /// Scans an address at the start of `s` (IPv4, IPv6, or `[IPv6]`); returns it and the
 /// bytes consumed.
 fn scan_nat_addr(s: &str) -> Option<(IpAddr, usize)> {
-    let v4_len = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let v4_len = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
     if let Some(a) = lex::parse_ipv4(&s[..v4_len]) {
         return Some((IpAddr::V4(a.into()), v4_len));
     }
@@ -878,14 +1032,22 @@ fn parse_nat_range(s: &str, pos: usize, n: &mut Nat) -> Result<(), ParseError> {
     let mut pmax = None;
     if s[i..].starts_with(':') {
         let rest = &s[i + 1..];
-        let len = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
-        let a = parse_dec(&rest[..len]).filter(|x| *x <= 0xffff).ok_or_else(invalid)? as u16;
+        let len = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let a = parse_dec(&rest[..len])
+            .filter(|x| *x <= 0xffff)
+            .ok_or_else(invalid)? as u16;
         pmin = Some(a);
         i += 1 + len;
         if s[i..].starts_with('-') {
             let rest = &s[i + 1..];
-            let len = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
-            let b = parse_dec(&rest[..len]).filter(|x| *x <= 0xffff).ok_or_else(invalid)? as u16;
+            let len = rest
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len());
+            let b = parse_dec(&rest[..len])
+                .filter(|x| *x <= 0xffff)
+                .ok_or_else(invalid)? as u16;
             if b < a {
                 return Err(invalid());
             }
@@ -926,7 +1088,10 @@ fn action_name(a: &Action) -> &'static str {
         Action::SetVlanPcp { .. } => "set_vlan_pcp",
         Action::StripVlan => "strip_vlan",
         Action::PushVlan(_) => "push_vlan",
-        Action::SetField { spelling: SetSpelling::WriteMetadata, .. } => "write_metadata",
+        Action::SetField {
+            spelling: SetSpelling::WriteMetadata,
+            ..
+        } => "write_metadata",
         Action::SetField { .. } | Action::Load { .. } => "set_field",
         Action::Move { .. } => "move",
         Action::DecTtl => "dec_ttl",
@@ -946,7 +1111,10 @@ fn action_name(a: &Action) -> &'static str {
 fn inst_rank(a: &Action) -> (u8, &'static str) {
     match a {
         Action::Meter(_) => (0, "meter"),
-        Action::SetField { spelling: SetSpelling::WriteMetadata, .. } => (4, "write_metadata"),
+        Action::SetField {
+            spelling: SetSpelling::WriteMetadata,
+            ..
+        } => (4, "write_metadata"),
         Action::GotoTable(_) => (5, "goto_table"),
         _ => (1, "apply_actions"),
     }
@@ -955,7 +1123,10 @@ fn inst_rank(a: &Action) -> (u8, &'static str) {
 /// `ofpacts_verify`: conjunction only with note, ct_mark only inside ct(exec()), only
 /// ct_mark writes inside ct(exec()), instructions in OpenFlow order.
 fn verify(acts: &Acts, outer: Outer) -> Result<(), ParseError> {
-    if acts.iter().any(|(a, _)| matches!(a, Action::Conjunction { .. })) {
+    if acts
+        .iter()
+        .any(|(a, _)| matches!(a, Action::Conjunction { .. }))
+    {
         if let Some((a, p)) = acts
             .iter()
             .find(|(a, _)| !matches!(a, Action::Conjunction { .. } | Action::Note(_)))
@@ -985,7 +1156,10 @@ fn verify(acts: &Acts, outer: Outer) -> Result<(), ParseError> {
                 Some(f) => {
                     return Err(err(
                         *p,
-                        format!("ct action doesn't support nested modification of {}", ovs_name(f)),
+                        format!(
+                            "ct action doesn't support nested modification of {}",
+                            ovs_name(f)
+                        ),
                     ))
                 }
                 None => {
@@ -998,7 +1172,11 @@ fn verify(acts: &Acts, outer: Outer) -> Result<(), ParseError> {
         }
         let next = inst_rank(a);
         if let Some(inst) = prev {
-            let bad = if inst.0 == 1 { next.0 < inst.0 } else { next.0 <= inst.0 };
+            let bad = if inst.0 == 1 {
+                next.0 < inst.0
+            } else {
+                next.0 <= inst.0
+            };
             if bad {
                 let msg = if next.0 == inst.0 {
                     format!(
@@ -1029,7 +1207,10 @@ struct FlowState {
 
 impl FlowState {
     fn new(m: &Match) -> FlowState {
-        FlowState { key: m.key, vlans: [m.key.vlan_tci(), 0] }
+        FlowState {
+            key: m.key,
+            vlans: [m.key.vlan_tci(), 0],
+        }
     }
     fn get(&self, f: Field) -> u128 {
         f.get(&self.key)
@@ -1116,7 +1297,10 @@ fn check_sub(st: &FlowState, sf: &SubField, what: &str, pos: usize) -> Result<()
 fn check_dst(st: &FlowState, sf: &SubField, pos: usize) -> Result<(), ParseError> {
     check_sub(st, sf, "destination", pos)?;
     if !sf.field.info().writable {
-        return Err(err(pos, format!("destination field {} is not writable", ovs_name(sf.field))));
+        return Err(err(
+            pos,
+            format!("destination field {} is not writable", ovs_name(sf.field)),
+        ));
     }
     Ok(())
 }
@@ -1165,12 +1349,20 @@ fn check_list<'a>(
                 if !ok || *port == OFPP_UNSET {
                     return Err(err(
                         pos,
-                        format!("output to invalid port {}", crate::flow::format::format_port(*port)),
+                        format!(
+                            "output to invalid port {}",
+                            crate::flow::format::format_port(*port)
+                        ),
                     ));
                 }
             }
             Action::OutputReg { src, .. } => check_sub(st, src, "source", pos)?,
-            Action::SetField { field, value, spelling, .. } => {
+            Action::SetField {
+                field,
+                value,
+                spelling,
+                ..
+            } => {
                 if matches!(spelling, SetSpelling::SetField | SetSpelling::Load) {
                     check_set(st, *field, *value, pos)?;
                 }
@@ -1255,7 +1447,10 @@ fn check_ct(st: &mut FlowState, ct: &Ct, pos: usize, table: Option<u8>) -> Resul
         ));
     }
     if ct.commit && st.get(Field::CtState) & 0x10 != 0 {
-        return Err(err(pos, "ct(commit) is not allowed on a flow that matches ct_state=+inv"));
+        return Err(err(
+            pos,
+            "ct(commit) is not allowed on a flow that matches ct_state=+inv",
+        ));
     }
     match ct.alg.as_deref() {
         Some("ftp") if st.nw_proto() != IPPROTO_TCP => {
@@ -1278,7 +1473,10 @@ fn check_ct(st: &mut FlowState, ct: &Ct, pos: usize, table: Option<u8>) -> Resul
             None => true,
         };
         if !ok {
-            return Err(err(pos, "nat address family does not match the flow's ip/ipv6 match"));
+            return Err(err(
+                pos,
+                "nat address family does not match the flow's ip/ipv6 match",
+            ));
         }
     }
     check_list(st, ct.exec.iter().map(|a| (a, pos)), table)

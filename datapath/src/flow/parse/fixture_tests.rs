@@ -44,8 +44,8 @@ pub(crate) fn extract_flows(text: &str) -> Vec<String> {
             if let Some(i) = rest.find(|c: char| !c.is_ascii()) {
                 cut = cut.min(i);
             }
-            let flow = seg[..acts + cut]
-                .trim_end_matches(|c: char| c.is_ascii_whitespace() || c == ',');
+            let flow =
+                seg[..acts + cut].trim_end_matches(|c: char| c.is_ascii_whitespace() || c == ',');
             out.push(flow.to_string());
         }
     }
@@ -59,8 +59,8 @@ fn fixture_lines(text: &str) -> impl Iterator<Item = &str> {
 }
 
 fn round_trip(line: &str, ports: &dyn PortNames) -> FlowSpec {
-    let spec = parse_flow(line, ParseMode::Add, ports)
-        .unwrap_or_else(|e| panic!("{line}\n  -> {e}"));
+    let spec =
+        parse_flow(line, ParseMode::Add, ports).unwrap_or_else(|e| panic!("{line}\n  -> {e}"));
     let text = format_flow(&spec);
     let back = parse_flow(&text, ParseMode::Add, ports)
         .unwrap_or_else(|e| panic!("{line}\n  printed as {text}\n  -> {e}"));
@@ -113,7 +113,10 @@ fn seed_flow_fixture_matches_seed_documents() {
         std::fs::write(path, &expect).expect("fixture written");
         return;
     }
-    assert_eq!(SEED_FLOWS, expect, "seed_flows.txt is stale: rerun with XVS_REGEN_FIXTURES=1");
+    assert_eq!(
+        SEED_FLOWS, expect,
+        "seed_flows.txt is stale: rerun with XVS_REGEN_FIXTURES=1"
+    );
 }
 
 #[test]
@@ -135,9 +138,17 @@ fn seed_as_printed(line: &str) -> String {
         .split([',', ' '])
         .filter(|t| !t.is_empty())
         .filter(|t| {
-            !["cookie=", "duration=", "table=", "n_packets=", "n_bytes=", "idle_age=", "hard_age="]
-                .iter()
-                .any(|p| t.starts_with(p))
+            ![
+                "cookie=",
+                "duration=",
+                "table=",
+                "n_packets=",
+                "n_bytes=",
+                "idle_age=",
+                "hard_age=",
+            ]
+            .iter()
+            .any(|p| t.starts_with(p))
         })
         .collect();
     let acts: String = acts.chars().filter(|c| *c != ' ').collect();
@@ -150,7 +161,10 @@ fn seed_flows_print_like_the_seeds() {
         let spec = parse_flow(line, ParseMode::Add, &NoPortNames).unwrap();
         let printed = format!(
             "{} actions={}",
-            format_match(&spec.m, spec.priority.unwrap_or(crate::flow::DEFAULT_PRIORITY)),
+            format_match(
+                &spec.m,
+                spec.priority.unwrap_or(crate::flow::DEFAULT_PRIORITY)
+            ),
             format_actions(spec.actions.as_deref().unwrap())
         );
         assert_eq!(printed, seed_as_printed(line), "{line}");
@@ -173,8 +187,14 @@ fn seed_flow_details() {
     assert_eq!(
         f.actions.unwrap(),
         vec![
-            Action::SetVlanVid { vid: 3, push_if_needed: true },
-            Action::Resubmit { port: None, table: Some(9) }
+            Action::SetVlanVid {
+                vid: 3,
+                push_if_needed: true
+            },
+            Action::Resubmit {
+                port: None,
+                table: Some(9)
+            }
         ]
     );
     // `n_bytes=46648 , idle_age` and `mod_dl_src:..., resubmit(,2)`.
@@ -224,7 +244,10 @@ fn neutron_agent_flows_use_every_feature() {
     let specs: Vec<FlowSpec> = fixture_lines(NEUTRON_FLOWS)
         .map(|l| parse_flow(l, ParseMode::Add, &ports).unwrap())
         .collect();
-    let acts: Vec<&Action> = specs.iter().flat_map(|s| s.actions.as_deref().unwrap()).collect();
+    let acts: Vec<&Action> = specs
+        .iter()
+        .flat_map(|s| s.actions.as_deref().unwrap())
+        .collect();
     let has = |p: &dyn Fn(&Action) -> bool| acts.iter().any(|a| p(a));
     assert!(has(&|a| matches!(a, Action::Learn(_))));
     assert!(has(&|a| matches!(a, Action::Conjunction { .. })));
@@ -232,8 +255,20 @@ fn neutron_agent_flows_use_every_feature() {
     assert!(has(&|a| matches!(a, Action::Ct(c) if c.nat.is_some())));
     assert!(has(&|a| matches!(a, Action::Move { .. })));
     assert!(has(&|a| matches!(a, Action::Load { .. })));
-    assert!(has(&|a| matches!(a, Action::SetField { spelling: SetSpelling::Load, .. })));
-    assert!(has(&|a| matches!(a, Action::SetField { spelling: SetSpelling::SetField, .. })));
+    assert!(has(&|a| matches!(
+        a,
+        Action::SetField {
+            spelling: SetSpelling::Load,
+            ..
+        }
+    )));
+    assert!(has(&|a| matches!(
+        a,
+        Action::SetField {
+            spelling: SetSpelling::SetField,
+            ..
+        }
+    )));
     assert!(has(&|a| matches!(a, Action::Meter(_))));
     assert!(has(&|a| matches!(a, Action::GotoTable(_))));
     assert!(has(&|a| matches!(a, Action::SetQueue(_))));
@@ -250,7 +285,9 @@ fn neutron_agent_flows_use_every_feature() {
         .count()
         >= 2));
     // Masked port ranges and conj_id matches.
-    assert!(specs.iter().any(|s| s.m.get(Field::TpDst) == (0x60, 0xffe0)));
+    assert!(specs
+        .iter()
+        .any(|s| s.m.get(Field::TpDst) == (0x60, 0xffe0)));
     assert!(specs.iter().any(|s| !s.m.is_wild(Field::ConjId)));
     // Port names resolved.
     let f = parse_flow(

@@ -203,7 +203,11 @@ pub(crate) fn parse_dec(s: &str) -> Option<u64> {
 /// free, significant digits must fit `nbytes`), else a C integer; the value must fit in
 /// `nbytes` bytes.
 pub(crate) fn parse_int(s: &str, nbytes: u32) -> Result<u128, NumErr> {
-    let max = if nbytes >= 16 { u128::MAX } else { (1u128 << (8 * nbytes)) - 1 };
+    let max = if nbytes >= 16 {
+        u128::MAX
+    } else {
+        (1u128 << (8 * nbytes)) - 1
+    };
     if s.starts_with("0x") || s.starts_with("0X") {
         let h = s[2..].trim_start_matches('0');
         if h.len() > 2 * nbytes as usize {
@@ -321,9 +325,15 @@ pub(crate) fn parse_ipv6_masked(s: &str) -> Result<(u128, u128), String> {
 /// C `%i` for flag values: signed decimal/hex/octal, whole string.
 fn scan_i(s: &str) -> Option<u32> {
     if let Some(rest) = s.strip_prefix('-') {
-        return strtoull(rest).ok().filter(|v| *v <= 1 << 31).map(|v| (v as u32).wrapping_neg());
+        return strtoull(rest)
+            .ok()
+            .filter(|v| *v <= 1 << 31)
+            .map(|v| (v as u32).wrapping_neg());
     }
-    strtoull(s).ok().filter(|v| *v <= u32::MAX as u64).map(|v| v as u32)
+    strtoull(s)
+        .ok()
+        .filter(|v| *v <= u32::MAX as u64)
+        .map(|v| v as u32)
 }
 
 /// `parse_flags`: `0xVAL/0xMASK`, `+flag-flag...` (masked), or `flag|flag|0xVAL`
@@ -343,7 +353,11 @@ pub(crate) fn parse_flags(
             return Ok((v, m));
         }
     }
-    let bits = || (0..32).map(|i| 1u32 << i).filter_map(|b| names(b).map(|n| (b, n)));
+    let bits = || {
+        (0..32)
+            .map(|i| 1u32 << i)
+            .filter_map(|b| names(b).map(|n| (b, n)))
+    };
     if s.starts_with('+') || s.starts_with('-') {
         let (mut flags, mut mask) = (0u32, 0u32);
         let mut rest = s;
@@ -366,7 +380,9 @@ pub(crate) fn parse_flags(
                 return Err(unknown());
             };
             if mask & bit != 0 {
-                return Err(format!("{rest}: Each {field} flag can be specified only once"));
+                return Err(format!(
+                    "{rest}: Each {field} flag can be specified only once"
+                ));
             }
             if bit & allowed == 0 {
                 return Err(unknown());

@@ -7,9 +7,10 @@ use proptest::prelude::*;
 use proptest::strategy::Union;
 
 use super::*;
-use crate::flow::action::{ofpp, Ct, CtZone, Learn, LearnSpec, LearnSrc, Nat, NatKind, SetSpelling};
+use crate::flow::action::{
+    ofpp, Ct, CtZone, Learn, LearnSpec, LearnSrc, Nat, NatKind, SetSpelling,
+};
 use crate::flow::format::{format_flow, OFPP_UNSET};
-use crate::flow::key::{FRAG_ANY as A, FRAG_LATER as L};
 
 /// The protocol part of a match: dl_type (0 = none), nw_proto, ND (tp_src, tp_dst).
 #[derive(Clone, Copy, Debug)]
@@ -119,17 +120,7 @@ fn match_field(b: Base) -> BoxedStrategy<(Field, u128, u128)> {
         arms.push(exact(IpDscp));
         arms.push(exact(NwEcn));
         arms.push(exact(NwTtl));
-        arms.push(
-            prop_oneof![
-                Just((A | L, 0)),
-                Just((A | L, A)),
-                Just((A | L, A | L)),
-                Just((A, A)),
-                Just((L, 0)),
-            ]
-            .prop_map(|(m, v)| (IpFrag, v as u128, m as u128))
-            .boxed(),
-        );
+        arms.push(masked(IpFrag));
         if b.proto == Some(6) {
             arms.push(masked(TcpFlags));
         }
@@ -137,6 +128,8 @@ fn match_field(b: Base) -> BoxedStrategy<(Field, u128, u128)> {
             if b.nd.is_none() {
                 arms.push((0u128..256).prop_map(|v| (TpSrc, v, 0xffff)).boxed());
                 arms.push((0u128..256).prop_map(|v| (TpDst, v, 0xffff)).boxed());
+                arms.push(masked(TpSrc));
+                arms.push(masked(TpDst));
             }
         } else if matches!(b.proto, Some(6) | Some(17) | Some(132)) {
             arms.push(masked(TpSrc));
@@ -177,7 +170,13 @@ fn matches() -> impl Strategy<Value = Match> {
 fn subfield_of(fields: &'static [Field]) -> impl Strategy<Value = SubField> {
     prop::sample::select(fields).prop_flat_map(|f| {
         let n = f.info().bits;
-        (1..=n).prop_flat_map(move |w| (0..=n - w).prop_map(move |ofs| SubField { field: f, ofs, n_bits: w }))
+        (1..=n).prop_flat_map(move |w| {
+            (0..=n - w).prop_map(move |ofs| SubField {
+                field: f,
+                ofs,
+                n_bits: w,
+            })
+        })
     })
 }
 
@@ -209,12 +208,26 @@ const SRC_FIELDS: &[Field] = &[
 ];
 
 /// Two sub-fields of the same width: (src, dst).
-fn move_pair(src: &'static [Field], dst: &'static [Field]) -> impl Strategy<Value = (SubField, SubField)> {
+fn move_pair(
+    src: &'static [Field],
+    dst: &'static [Field],
+) -> impl Strategy<Value = (SubField, SubField)> {
     (prop::sample::select(src), prop::sample::select(dst)).prop_flat_map(|(s, d)| {
         let w_max = s.info().bits.min(d.info().bits);
         (1..=w_max).prop_flat_map(move |w| {
             (0..=s.info().bits - w, 0..=d.info().bits - w).prop_map(move |(so, dof)| {
-                (SubField { field: s, ofs: so, n_bits: w }, SubField { field: d, ofs: dof, n_bits: w })
+                (
+                    SubField {
+                        field: s,
+                        ofs: so,
+                        n_bits: w,
+                    },
+                    SubField {
+                        field: d,
+                        ofs: dof,
+                        n_bits: w,
+                    },
+                )
             })
         })
     })
@@ -227,24 +240,40 @@ fn imm_for(sf: SubField) -> impl Strategy<Value = (SubField, u128)> {
 fn learn_spec() -> BoxedStrategy<LearnSpec> {
     let whole = prop::sample::select(RW_FIELDS).prop_map(SubField::whole);
     prop_oneof![
-        subfield_of(RW_FIELDS).prop_map(|d| LearnSpec::Match { dst: d, src: LearnSrc::Field(d) }),
-        move_pair(SRC_FIELDS, RW_FIELDS)
-            .prop_map(|(s, d)| LearnSpec::Match { dst: d, src: LearnSrc::Field(s) }),
+        subfield_of(RW_FIELDS).prop_map(|d| LearnSpec::Match {
+            dst: d,
+            src: LearnSrc::Field(d)
+        }),
+        move_pair(SRC_FIELDS, RW_FIELDS).prop_map(|(s, d)| LearnSpec::Match {
+            dst: d,
+            src: LearnSrc::Field(s)
+        }),
         subfield_of(RW_FIELDS)
             .prop_flat_map(imm_for)
-            .prop_map(|(d, v)| LearnSpec::Match { dst: d, src: LearnSrc::Imm(v) }),
+            .prop_map(|(d, v)| LearnSpec::Match {
+                dst: d,
+                src: LearnSrc::Imm(v)
+            }),
         whole
             .prop_flat_map(imm_for)
-            .prop_map(|(d, v)| LearnSpec::Match { dst: d, src: LearnSrc::Imm(v) }),
+            .prop_map(|(d, v)| LearnSpec::Match {
+                dst: d,
+                src: LearnSrc::Imm(v)
+            }),
         (0u128..0x10000).prop_map(|p| LearnSpec::Match {
             dst: SubField::whole(Field::InPort),
             src: LearnSrc::Imm(p)
         }),
         subfield_of(RW_FIELDS)
             .prop_flat_map(imm_for)
-            .prop_map(|(d, v)| LearnSpec::Load { dst: d, src: LearnSrc::Imm(v) }),
-        move_pair(SRC_FIELDS, RW_FIELDS)
-            .prop_map(|(s, d)| LearnSpec::Load { dst: d, src: LearnSrc::Field(s) }),
+            .prop_map(|(d, v)| LearnSpec::Load {
+                dst: d,
+                src: LearnSrc::Imm(v)
+            }),
+        move_pair(SRC_FIELDS, RW_FIELDS).prop_map(|(s, d)| LearnSpec::Load {
+            dst: d,
+            src: LearnSrc::Field(s)
+        }),
         subfield_of(&[Field::InPort, Field::Reg3]).prop_map(|s| LearnSpec::Output { src: s }),
     ]
     .boxed()
@@ -252,23 +281,32 @@ fn learn_spec() -> BoxedStrategy<LearnSpec> {
 
 fn learn() -> impl Strategy<Value = Learn> {
     (
-        (0u8..255, any::<u16>(), any::<u16>(), any::<u16>(), any::<u16>(), any::<u16>()),
+        (
+            0u8..255,
+            any::<u16>(),
+            any::<u16>(),
+            any::<u16>(),
+            any::<u16>(),
+            any::<u16>(),
+        ),
         (any::<u64>(), any::<bool>(), any::<bool>(), any::<u32>()),
         prop::collection::vec(learn_spec(), 0..5),
     )
-        .prop_map(|((table, priority, it, ht, fit, fht), (cookie, sfr, dl, limit), specs)| Learn {
-            table,
-            priority,
-            idle_timeout: it,
-            hard_timeout: ht,
-            fin_idle_timeout: fit,
-            fin_hard_timeout: fht,
-            cookie,
-            send_flow_rem: sfr,
-            delete_learned: dl,
-            limit,
-            specs,
-        })
+        .prop_map(
+            |((table, priority, it, ht, fit, fht), (cookie, sfr, dl, limit), specs)| Learn {
+                table,
+                priority,
+                idle_timeout: it,
+                hard_timeout: ht,
+                fin_idle_timeout: fit,
+                fin_hard_timeout: fht,
+                cookie,
+                send_flow_rem: sfr,
+                delete_learned: dl,
+                limit,
+                specs,
+            },
+        )
 }
 
 fn nat(v6: bool) -> impl Strategy<Value = Nat> {
@@ -280,13 +318,20 @@ fn nat(v6: bool) -> impl Strategy<Value = Nat> {
         }
     };
     (
-        prop_oneof![Just(None), Just(Some(NatKind::Src)), Just(Some(NatKind::Dst))],
+        prop_oneof![
+            Just(None),
+            Just(Some(NatKind::Src)),
+            Just(Some(NatKind::Dst))
+        ],
         prop::option::of((any::<u128>(), prop::option::of(any::<u128>()))),
         prop::option::of((any::<u16>(), prop::option::of(any::<u16>()))),
         (any::<bool>(), 0u8..3),
     )
         .prop_map(move |(kind, range, ports, (persistent, hr))| {
-            let mut n = Nat { kind, ..Nat::default() };
+            let mut n = Nat {
+                kind,
+                ..Nat::default()
+            };
             if kind.is_none() {
                 return n;
             }
@@ -294,7 +339,11 @@ fn nat(v6: bool) -> impl Strategy<Value = Nat> {
             n.hash = hr == 1;
             n.random = hr == 2;
             if let Some((a, b)) = range {
-                let (a, b) = if v6 { (a, b) } else { (a & 0xffff_ffff, b.map(|b| b & 0xffff_ffff)) };
+                let (a, b) = if v6 {
+                    (a, b)
+                } else {
+                    (a & 0xffff_ffff, b.map(|b| b & 0xffff_ffff))
+                };
                 let (lo, hi) = match b {
                     Some(b) if b != a => (a.min(b), Some(a.max(b))),
                     _ => (a, None),
@@ -316,11 +365,13 @@ fn nat(v6: bool) -> impl Strategy<Value = Nat> {
 
 fn ct_exec() -> BoxedStrategy<Action> {
     prop_oneof![
-        (any::<u32>(), prop_oneof![Just(u32::MAX), any::<u32>()]).prop_map(|(v, m)| Action::SetField {
-            field: Field::CtMark,
-            value: v as u128,
-            mask: m as u128,
-            spelling: SetSpelling::SetField,
+        (any::<u32>(), prop_oneof![Just(u32::MAX), any::<u32>()]).prop_map(|(v, m)| {
+            Action::SetField {
+                field: Field::CtMark,
+                value: v as u128,
+                mask: m as u128,
+                spelling: SetSpelling::SetField,
+            }
         }),
         any::<u32>().prop_map(|v| Action::SetField {
             field: Field::CtMark,
@@ -366,7 +417,9 @@ fn apply_action(b: Base) -> BoxedStrategy<Action> {
                 max_len: if port < ofpp::MAX { max_len } else { None },
             })
             .boxed(),
-        subfield_of(SRC_FIELDS).prop_map(|src| Action::OutputReg { src, max_len: None }).boxed(),
+        subfield_of(SRC_FIELDS)
+            .prop_map(|src| Action::OutputReg { src, max_len: None })
+            .boxed(),
         prop_oneof![
             Just(Action::Normal),
             Just(Action::Flood),
@@ -397,17 +450,34 @@ fn apply_action(b: Base) -> BoxedStrategy<Action> {
                 id,
             })
             .boxed(),
-        (prop::option::of(prop_oneof![0u32..0xff00, Just(ofpp::LOCAL), Just(OFPP_UNSET)]), prop::option::of(0u8..255))
-            .prop_filter("resubmit needs a port or a table", |(p, t)| p.is_some() || t.is_some())
+        (
+            prop::option::of(prop_oneof![
+                0u32..0xff00,
+                Just(ofpp::LOCAL),
+                Just(OFPP_UNSET)
+            ]),
+            prop::option::of(0u8..255),
+        )
+            .prop_filter("resubmit needs a port or a table", |(p, t)| {
+                p.is_some() || t.is_some()
+            })
             .prop_map(|(port, table)| Action::Resubmit { port, table })
             .boxed(),
         (0u16..0x1000, any::<bool>())
-            .prop_map(|(vid, push_if_needed)| Action::SetVlanVid { vid, push_if_needed })
+            .prop_map(|(vid, push_if_needed)| Action::SetVlanVid {
+                vid,
+                push_if_needed,
+            })
             .boxed(),
         (0u8..8, any::<bool>())
-            .prop_map(|(pcp, push_if_needed)| Action::SetVlanPcp { pcp, push_if_needed })
+            .prop_map(|(pcp, push_if_needed)| Action::SetVlanPcp {
+                pcp,
+                push_if_needed,
+            })
             .boxed(),
-        prop_oneof![Just(0x8100u16), Just(0x88a8u16)].prop_map(Action::PushVlan).boxed(),
+        prop_oneof![Just(0x8100u16), Just(0x88a8u16)]
+            .prop_map(Action::PushVlan)
+            .boxed(),
         (
             prop::sample::select(vec![
                 (Field::EthSrc, SetSpelling::ModDlSrc, u128::MAX),
@@ -429,7 +499,12 @@ fn apply_action(b: Base) -> BoxedStrategy<Action> {
                     SetSpelling::ModNwTos => (v & 0xfc, 0xfc),
                     _ => (v & all & m, all & m),
                 };
-                Action::SetField { field, value, mask, spelling }
+                Action::SetField {
+                    field,
+                    value,
+                    mask,
+                    spelling,
+                }
             })
             .boxed(),
         (0u128..=u32::MAX as u128)
@@ -459,10 +534,23 @@ fn apply_action(b: Base) -> BoxedStrategy<Action> {
         )
             .prop_map(|(field, v, m, load)| {
                 let all = field.all_ones();
-                let m = if field.info().maskable && !load { m & all } else { all };
+                let m = if field.info().maskable && !load {
+                    m & all
+                } else {
+                    all
+                };
                 let m = if m == 0 { all } else { m };
-                let spelling = if load { SetSpelling::Load } else { SetSpelling::SetField };
-                Action::SetField { field, value: v & all, mask: m, spelling }
+                let spelling = if load {
+                    SetSpelling::Load
+                } else {
+                    SetSpelling::SetField
+                };
+                Action::SetField {
+                    field,
+                    value: v & all,
+                    mask: m,
+                    spelling,
+                }
             })
             .boxed(),
         subfield_of(RW_FIELDS)
@@ -470,17 +558,24 @@ fn apply_action(b: Base) -> BoxedStrategy<Action> {
             .prop_flat_map(imm_for)
             .prop_map(|(dst, value)| Action::Load { dst, value })
             .boxed(),
-        move_pair(SRC_FIELDS, RW_FIELDS).prop_map(|(src, dst)| Action::Move { src, dst }).boxed(),
+        move_pair(SRC_FIELDS, RW_FIELDS)
+            .prop_map(|(src, dst)| Action::Move { src, dst })
+            .boxed(),
         learn().prop_map(|l| Action::Learn(Box::new(l))).boxed(),
         any::<u32>().prop_map(Action::SetQueue).boxed(),
-        prop::collection::vec(any::<u8>(), 0..6).prop_map(Action::Note).boxed(),
+        prop::collection::vec(any::<u8>(), 0..6)
+            .prop_map(Action::Note)
+            .boxed(),
     ];
     if b.ip() {
         arms.push(ct(b).prop_map(|c| Action::Ct(Box::new(c))).boxed());
     }
     if b.arp() {
         arms.push(
-            (prop::sample::select(vec![Field::ArpOp, Field::ArpSpa, Field::ArpSha]), any::<u128>())
+            (
+                prop::sample::select(vec![Field::ArpOp, Field::ArpSpa, Field::ArpSha]),
+                any::<u128>(),
+            )
                 .prop_map(|(field, v)| Action::SetField {
                     field,
                     value: v & field.all_ones(),
@@ -520,10 +615,22 @@ fn apply_action(b: Base) -> BoxedStrategy<Action> {
 /// A valid action list (instructions in OpenFlow order, or conjunctions only).
 fn actions(b: Base, table: Option<u8>) -> BoxedStrategy<Vec<Action>> {
     let goto_min = table.map_or(0u16, |t| t as u16 + 1);
+    let goto = if goto_min < 255 {
+        prop::option::of(goto_min..255).boxed()
+    } else {
+        Just(None).boxed()
+    };
     let conj = (
-        prop::collection::vec((any::<u32>(), 2u8..=64).prop_flat_map(|(id, n)| {
-            (1..=n).prop_map(move |k| Action::Conjunction { id, clause: k, n_clauses: n })
-        }), 1..4),
+        prop::collection::vec(
+            (any::<u32>(), 2u8..=64).prop_flat_map(|(id, n)| {
+                (1..=n).prop_map(move |k| Action::Conjunction {
+                    id,
+                    clause: k,
+                    n_clauses: n,
+                })
+            }),
+            1..4,
+        ),
         prop::option::of(prop::collection::vec(any::<u8>(), 0..4)),
     )
         .prop_map(|(mut v, note)| {
@@ -536,7 +643,7 @@ fn actions(b: Base, table: Option<u8>) -> BoxedStrategy<Vec<Action>> {
         prop::option::of(any::<u32>()),
         prop::collection::vec(apply_action(b), 0..6),
         prop::option::of((any::<u64>(), any::<u64>())),
-        prop::option::of(goto_min..255),
+        goto,
     )
         .prop_map(|(meter, apply, wm, goto)| {
             let mut v = Vec::new();
@@ -559,12 +666,27 @@ fn flowspec() -> impl Strategy<Value = FlowSpec> {
         matches(),
         prop::option::of(any::<u16>()),
         prop::option::of(0u8..255),
-        (any::<u64>(), any::<u16>(), any::<u16>(), any::<u16>(), any::<bool>(), any::<bool>()),
+        (
+            any::<u64>(),
+            any::<u16>(),
+            any::<u16>(),
+            any::<u16>(),
+            any::<bool>(),
+            any::<bool>(),
+        ),
     )
         .prop_flat_map(|(m, priority, table, (cookie, it, ht, imp, sfr, co))| {
             let dl_type = m.get(Field::EthType).0 as u16;
-            let proto = if m.is_wild(Field::IpProto) { None } else { Some(m.get(Field::IpProto).0 as u8) };
-            let b = Base { dl_type, proto, nd: None };
+            let proto = if m.is_wild(Field::IpProto) {
+                None
+            } else {
+                Some(m.get(Field::IpProto).0 as u8)
+            };
+            let b = Base {
+                dl_type,
+                proto,
+                nd: None,
+            };
             actions(b, table).prop_map(move |a| FlowSpec {
                 table,
                 priority,
@@ -581,8 +703,13 @@ fn flowspec() -> impl Strategy<Value = FlowSpec> {
             })
         })
         .prop_filter("actions consistent with the match", |s| {
-            let acts: Vec<(Action, usize)> =
-                s.actions.clone().unwrap_or_default().into_iter().map(|a| (a, 0)).collect();
+            let acts: Vec<(Action, usize)> = s
+                .actions
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|a| (a, 0))
+                .collect();
             actions::check_actions(&acts, &s.m, s.table).is_ok()
         })
 }

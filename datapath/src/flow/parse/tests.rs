@@ -5,7 +5,9 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::*;
-use crate::flow::action::{ofpp, Ct, CtZone, Learn, LearnSpec, LearnSrc, Nat, NatKind, SetSpelling};
+use crate::flow::action::{
+    ofpp, Ct, CtZone, Learn, LearnSpec, LearnSrc, Nat, NatKind, SetSpelling,
+};
 use crate::flow::field::Prereq;
 use crate::flow::format::{format_actions, format_flow, format_match, format_port};
 
@@ -14,7 +16,9 @@ fn add(s: &str) -> FlowSpec {
 }
 
 fn mat(s: &str) -> Match {
-    parse_match(s, &NoPortNames).unwrap_or_else(|e| panic!("{s}: {e}")).0
+    parse_match(s, &NoPortNames)
+        .unwrap_or_else(|e| panic!("{s}: {e}"))
+        .0
 }
 
 /// The match as dump-flows prints it.
@@ -56,7 +60,11 @@ fn assert_err(s: &str, at: &str, msg: &str) {
 fn rt(s: &str) {
     let f = add(s);
     let t = format_flow(&f);
-    assert_eq!(parse_flow(&t, ParseMode::Add, &NoPortNames).unwrap(), f, "{s} -> {t}");
+    assert_eq!(
+        parse_flow(&t, ParseMode::Add, &NoPortNames).unwrap(),
+        f,
+        "{s} -> {t}"
+    );
 }
 
 // ---------------------------------------------------------------- tokenizing
@@ -67,7 +75,10 @@ fn flow_tokenizing_like_ovs() {
     let a = add("priority=1 , in_port=2,,  dl_vlan=3\tactions=output:1 ,  output:2");
     assert_eq!(a.priority, Some(1));
     assert_eq!(a.m.get(Field::InPort), (2, 0xffff));
-    assert_eq!(format_actions(a.actions.as_ref().unwrap()), "output:1,output:2");
+    assert_eq!(
+        format_actions(a.actions.as_ref().unwrap()),
+        "output:1,output:2"
+    );
     // "actions" is found like ofp_extract_actions: first "action", then '='.
     let b = add("tun_id=0x2actions=mod_vlan_vid:3,resubmit(,9)");
     assert_eq!(b.m.get(Field::TunId).0, 2);
@@ -109,7 +120,10 @@ fn flow_keywords() {
     assert_eq!(p.priority, Some(32768));
     assert_eq!(format_flow(&p), "priority=32768 actions=drop");
     assert_eq!(format_flow(&add("actions=drop")), "actions=drop");
-    assert_eq!(format_flow(&add("table=0 actions=drop")), "table=0, actions=drop");
+    assert_eq!(
+        format_flow(&add("table=0 actions=drop")),
+        "table=0, actions=drop"
+    );
 }
 
 #[test]
@@ -118,9 +132,17 @@ fn flow_modes() {
     let m = parse_flow("cookie=0x1/0xff,in_port=1", ParseMode::Modify, &NoPortNames).unwrap();
     assert_eq!(m.actions, None);
     assert_eq!((m.cookie, m.cookie_mask), (1, 0xff));
-    let m2 = parse_flow("in_port=1 actions=output:2", ParseMode::Modify, &NoPortNames).unwrap();
+    let m2 = parse_flow(
+        "in_port=1 actions=output:2",
+        ParseMode::Modify,
+        &NoPortNames,
+    )
+    .unwrap();
     assert_eq!(m2.actions.unwrap().len(), 1);
-    assert_eq!(err_in("importance=1 actions=drop", ParseMode::Modify).pos, 0);
+    assert_eq!(
+        err_in("importance=1 actions=drop", ParseMode::Modify).pos,
+        0
+    );
 
     // Match (del-flows/dump-flows): filters, no actions.
     let f = parse_flow(
@@ -140,7 +162,10 @@ fn flow_modes() {
         "cookie=0x5/0xffffffffffffffff, table=3, out_port=LOCAL, priority=5,in_port=1"
     );
     assert_eq!(parse_flow(&t, ParseMode::Match, &NoPortNames).unwrap(), f);
-    assert_eq!(format_flow(&parse_flow("table=1", ParseMode::Match, &NoPortNames).unwrap()), "table=1");
+    assert_eq!(
+        format_flow(&parse_flow("table=1", ParseMode::Match, &NoPortNames).unwrap()),
+        "table=1"
+    );
 
     let e = err_in("in_port=1 actions=output:2", ParseMode::Match);
     assert_eq!(e.pos, 10);
@@ -274,18 +299,36 @@ fn match_masks() {
         pm("dl_dst=00:00:00:00:00:00/01:00:00:00:00:00"),
         "dl_dst=00:00:00:00:00:00/01:00:00:00:00:00"
     );
-    assert_eq!(pm("dl_src=fa:16:3e:1:2:3/ff:ff:ff:ff:ff:ff"), "dl_src=fa:16:3e:01:02:03");
+    assert_eq!(
+        pm("dl_src=fa:16:3e:1:2:3/ff:ff:ff:ff:ff:ff"),
+        "dl_src=fa:16:3e:01:02:03"
+    );
     assert_eq!(pm("ip,nw_src=10.0.0.0/24"), "ip,nw_src=10.0.0.0/24");
     assert_eq!(pm("ip,nw_src=10.0.0.7/24"), "ip,nw_src=10.0.0.0/24");
-    assert_eq!(pm("ip,nw_dst=10.0.0.0/255.255.0.0"), "ip,nw_dst=10.0.0.0/16");
-    assert_eq!(pm("ip,nw_src=10.0.0.0/255.255.0.255"), "ip,nw_src=10.0.0.0/255.255.0.255");
+    assert_eq!(
+        pm("ip,nw_dst=10.0.0.0/255.255.0.0"),
+        "ip,nw_dst=10.0.0.0/16"
+    );
+    assert_eq!(
+        pm("ip,nw_src=10.0.0.0/255.255.0.255"),
+        "ip,nw_src=10.0.0.0/255.255.0.255"
+    );
     assert_eq!(pm("ip,nw_src=10.0.0.1/32"), "ip,nw_src=10.0.0.1");
     assert_eq!(pm("ip,nw_src=10.0.0.1/0"), "ip");
     assert_eq!(pm("arp,arp_spa=10.0.0.0/8"), "arp,arp_spa=10.0.0.0/8");
-    assert_eq!(pm("ipv6,ipv6_src=2001:db8::/32"), "ipv6,ipv6_src=2001:db8::/32");
-    assert_eq!(pm("ipv6,ipv6_dst=fe80::1/ffff:ffff::ffff"), "ipv6,ipv6_dst=fe80::1/ffff:ffff::ffff");
+    assert_eq!(
+        pm("ipv6,ipv6_src=2001:db8::/32"),
+        "ipv6,ipv6_src=2001:db8::/32"
+    );
+    assert_eq!(
+        pm("ipv6,ipv6_dst=fe80::1/ffff:ffff::ffff"),
+        "ipv6,ipv6_dst=fe80::1/ffff:ffff::ffff"
+    );
     assert_eq!(pm("ipv6,ipv6_src=::1.2.3.4"), "ipv6,ipv6_src=::1.2.3.4");
-    assert_eq!(pm("ipv6,ipv6_src=::ffff:1.2.3.4"), "ipv6,ipv6_src=::ffff:1.2.3.4");
+    assert_eq!(
+        pm("ipv6,ipv6_src=::ffff:1.2.3.4"),
+        "ipv6,ipv6_src=::ffff:1.2.3.4"
+    );
     assert_eq!(pm("reg0=0x5/0xff"), "reg0=0x5/0xff");
     assert_eq!(pm("reg0=5/255"), "reg0=0x5/0xff");
     assert_eq!(pm("tcp,tp_dst=0x1000/0xf000"), "tcp,tp_dst=0x1000/0xf000");
@@ -295,7 +338,10 @@ fn match_masks() {
     assert_eq!(pm("metadata=0x5/0xff"), "metadata=0x5/0xff");
     assert_eq!(pm("pkt_mark=0x5/0xf"), "pkt_mark=0x5/0xf");
     assert_eq!(pm("ct_mark=0x1/0xff"), "ct_mark=0x1/0xff");
-    assert_eq!(pm("tun_src=1.1.1.1,tun_dst=2.2.2.0/24"), "tun_src=1.1.1.1,tun_dst=2.2.2.0/24");
+    assert_eq!(
+        pm("tun_src=1.1.1.1,tun_dst=2.2.2.0/24"),
+        "tun_src=1.1.1.1,tun_dst=2.2.2.0/24"
+    );
     // Wildcards.
     assert_eq!(pm("in_port=*,reg0=*"), "");
     assert_eq!(pm("reg0"), "");
@@ -316,7 +362,10 @@ fn match_vlan_forms() {
     assert_eq!(pm("vlan_tci=0x3005"), "dl_vlan=5,dl_vlan_pcp=1");
     assert_eq!(pm("vlan_tci=0x2005"), "vlan_tci=0x2005");
     assert_eq!(pm("vlan_tci=0xf005"), "dl_vlan=5,dl_vlan_pcp=7");
-    assert_eq!(mat("vlan_vid=0x1000/0x1000").get(Field::VlanTci), (0x1000, 0x1000));
+    assert_eq!(
+        mat("vlan_vid=0x1000/0x1000").get(Field::VlanTci),
+        (0x1000, 0x1000)
+    );
     assert_eq!(pm("vlan_vid=0x1000/0x1000"), "vlan_tci=0x1000/0x1000");
     assert_eq!(pm("vlan_vid=4101"), "dl_vlan=5");
     assert_eq!(pm("vlan_vid=0x1fff"), "dl_vlan=4095");
@@ -340,12 +389,24 @@ fn match_ip_fields() {
         ("not_later", "not_later"),
         ("NO", "no"),
     ] {
-        assert_eq!(pm(&format!("ip,ip_frag={f}")), format!("ip,nw_frag={printed}"));
-        assert_eq!(pm(&format!("ip,nw_frag={f}")), format!("ip,nw_frag={printed}"));
+        assert_eq!(
+            pm(&format!("ip,ip_frag={f}")),
+            format!("ip,nw_frag={printed}")
+        );
+        assert_eq!(
+            pm(&format!("ip,nw_frag={f}")),
+            format!("ip,nw_frag={printed}")
+        );
     }
-    assert_eq!(pm("icmp,icmp_type=8,icmp_code=0"), "icmp,icmp_type=8,icmp_code=0");
+    assert_eq!(
+        pm("icmp,icmp_type=8,icmp_code=0"),
+        "icmp,icmp_type=8,icmp_code=0"
+    );
     assert_eq!(mat("icmp,icmp_type=8").get(Field::TpSrc), (8, 0xffff));
-    assert_eq!(pm("icmp6,icmpv6_type=135,nd_target=fe80::1"), "icmp6,icmp_type=135,nd_target=fe80::1");
+    assert_eq!(
+        pm("icmp6,icmpv6_type=135,nd_target=fe80::1"),
+        "icmp6,icmp_type=135,nd_target=fe80::1"
+    );
     assert_eq!(
         pm("icmp6,icmp_type=136,nd_target=fe80::1,nd_tll=fa:16:3e:00:00:01"),
         "icmp6,icmp_type=136,nd_target=fe80::1,nd_tll=fa:16:3e:00:00:01"
@@ -359,7 +420,10 @@ fn match_ip_fields() {
         "arp,arp_spa=10.0.0.0/24,arp_op=2,arp_sha=fa:16:3e:00:00:02,arp_tha=fa:16:3e:00:00:01"
     );
     assert_eq!(pm("rarp,arp_op=3"), "rarp,arp_op=3");
-    assert_eq!(pm("udp6,tp_src=546,tp_dst=547"), "udp6,tp_src=546,tp_dst=547");
+    assert_eq!(
+        pm("udp6,tp_src=546,tp_dst=547"),
+        "udp6,tp_src=546,tp_dst=547"
+    );
     assert_eq!(pm("sctp,sctp_src=5"), "sctp,tp_src=5");
     assert_eq!(
         pm("eth_type=0x0800,ip_proto=17,udp_dst=67,ipv4_src=1.2.3.4"),
@@ -371,13 +435,19 @@ fn match_ip_fields() {
 fn match_flags_fields() {
     assert_eq!(pm("tcp,tcp_flags=+syn-ack"), "tcp,tcp_flags=+syn-ack");
     assert_eq!(pm("tcp,tcp_flags=-ack+syn"), "tcp,tcp_flags=+syn-ack");
-    assert_eq!(pm("tcp,tcp_flags=0x12/0xff"), "tcp,tcp_flags=-fin+syn-rst-psh+ack-urg-ece-cwr");
+    assert_eq!(
+        pm("tcp,tcp_flags=0x12/0xff"),
+        "tcp,tcp_flags=-fin+syn-rst-psh+ack-urg-ece-cwr"
+    );
     assert_eq!(pm("tcp,tcp_flags=syn|ack"), "tcp,tcp_flags=syn|ack");
     assert_eq!(pm("tcp,tcp_flags=0x002"), "tcp,tcp_flags=syn");
     assert_eq!(pm("tcp,tcp_flags=0"), "tcp,tcp_flags=0");
     assert_eq!(mat("tcp,tcp_flags=syn").get(Field::TcpFlags), (2, 0xfff));
 
-    assert_eq!(mat("ct_state=+trk+est-rel").get(Field::CtState), (0x22, 0x26));
+    assert_eq!(
+        mat("ct_state=+trk+est-rel").get(Field::CtState),
+        (0x22, 0x26)
+    );
     assert_eq!(pm("ct_state=+trk+est-rel"), "ct_state=+est-rel+trk");
     assert_eq!(pm("ct_state=0x22/0x26"), "ct_state=+est-rel+trk");
     assert_eq!(pm("ct_state=0x20"), "ct_state=trk");
@@ -393,18 +463,42 @@ fn match_flags_fields() {
         (0x40, "snat"),
         (0x80, "dnat"),
     ] {
-        assert_eq!(mat(&format!("ct_state=+{name}")).get(Field::CtState), (bit, bit));
-        assert_eq!(mat(&format!("ct_state=-{name}")).get(Field::CtState), (0, bit));
+        assert_eq!(
+            mat(&format!("ct_state=+{name}")).get(Field::CtState),
+            (bit, bit)
+        );
+        assert_eq!(
+            mat(&format!("ct_state=-{name}")).get(Field::CtState),
+            (0, bit)
+        );
     }
-    for s in ["-trk", "+trk", "+new-est", "-est", "+est", "+est-rel-rpl", "+est-rel+rpl", "-new-est+rel-inv", "+trk+inv", "+new", "-new-rpl"] {
+    for s in [
+        "-trk",
+        "+trk",
+        "+new-est",
+        "-est",
+        "+est",
+        "+est-rel-rpl",
+        "+est-rel+rpl",
+        "-new-est+rel-inv",
+        "+trk+inv",
+        "+new",
+        "-new-rpl",
+    ] {
         let m = mat(&format!("ct_state={s}"));
         assert_eq!(mat(&pm(&format!("ct_state={s}"))), m, "{s}");
     }
     assert_eq!(pm("ct_zone=5,ct_mark=0x1"), "ct_zone=5,ct_mark=0x1");
     assert_eq!(pm("ct_mark=0"), "ct_mark=0");
-    assert!(err("ct_state=+foo actions=drop").msg.contains("unknown ct_state flag"));
-    assert!(err("ct_state=+trk+trk actions=drop").msg.contains("only once"));
-    assert!(err("tcp,tcp_flags=0x1000 actions=drop").msg.contains("unknown TCP flag"));
+    assert!(err("ct_state=+foo actions=drop")
+        .msg
+        .contains("unknown ct_state flag"));
+    assert!(err("ct_state=+trk+trk actions=drop")
+        .msg
+        .contains("only once"));
+    assert!(err("tcp,tcp_flags=0x1000 actions=drop")
+        .msg
+        .contains("unknown TCP flag"));
 }
 
 #[test]
@@ -429,18 +523,42 @@ fn match_metadata_fields() {
     assert_eq!(pm("reg0[16..31]=5,reg0[0]=1"), "reg0=0x50001/0xffff0001");
     assert_eq!(pm("NXM_NX_REG1[4..7]=0xf"), "reg1=0xf0/0xf0");
     assert_eq!(pm("vlan_tci[0..11]=7"), "vlan_tci=0x0007/0x0fff");
-    assert!(err("reg0[0..3]=16 actions=drop").msg.contains("does not fit into 4 bits"));
+    assert!(err("reg0[0..3]=16 actions=drop")
+        .msg
+        .contains("does not fit into 4 bits"));
 }
 
 #[test]
 fn match_in_port_names() {
     let ports: HashMap<String, u32> = [("patch-tun".to_string(), 3)].into_iter().collect();
-    let f = parse_flow("in_port=patch-tun actions=output:patch-tun", ParseMode::Add, &ports).unwrap();
+    let f = parse_flow(
+        "in_port=patch-tun actions=output:patch-tun",
+        ParseMode::Add,
+        &ports,
+    )
+    .unwrap();
     assert_eq!(f.m.get(Field::InPort), (3, 0xffff));
-    assert_eq!(f.actions.unwrap(), vec![Action::Output { port: 3, max_len: None }]);
-    let g = parse_flow("in_port=\"patch-tun\",actions=patch-tun", ParseMode::Add, &ports).unwrap();
+    assert_eq!(
+        f.actions.unwrap(),
+        vec![Action::Output {
+            port: 3,
+            max_len: None
+        }]
+    );
+    let g = parse_flow(
+        "in_port=\"patch-tun\",actions=patch-tun",
+        ParseMode::Add,
+        &ports,
+    )
+    .unwrap();
     assert_eq!(g.m.get(Field::InPort), (3, 0xffff));
-    assert_eq!(g.actions.unwrap(), vec![Action::Output { port: 3, max_len: None }]);
+    assert_eq!(
+        g.actions.unwrap(),
+        vec![Action::Output {
+            port: 3,
+            max_len: None
+        }]
+    );
     let e = parse_flow("in_port=patch-int actions=drop", ParseMode::Add, &ports).unwrap_err();
     assert_eq!(e.pos, 8);
     assert!(e.msg.contains("invalid or unknown port"));
@@ -461,12 +579,17 @@ fn match_prerequisites_are_dropped_like_ovs() {
         ("udp,tcp_flags=+syn", "udp", "tcp_flags"),
         ("dl_type=0x1234,nw_proto=5", "dl_type=0x1234", "nw_proto"),
         ("icmp6,nd_target=::1", "icmp6", "nd_target"),
-        ("icmp6,icmp_type=136,nd_sll=fa:16:3e:00:00:01", "icmp6,icmp_type=136", "arp_sha"),
+        (
+            "icmp6,icmp_type=136,nd_sll=fa:16:3e:00:00:01",
+            "icmp6,icmp_type=136",
+            "arp_sha",
+        ),
         ("ip,arp_sha=fa:16:3e:00:00:01", "ip", "arp_sha"),
         ("nw_tos=8", "", "nw_tos"),
     ] {
-        let (f, w) = parse_flow_with_warnings(&format!("{s} actions=drop"), ParseMode::Add, &NoPortNames)
-            .unwrap();
+        let (f, w) =
+            parse_flow_with_warnings(&format!("{s} actions=drop"), ParseMode::Add, &NoPortNames)
+                .unwrap();
         assert_eq!(format_match(&f.m, 32768), printed, "{s}");
         assert!(w.iter().any(|w| w.starts_with(dropped)), "{s}: {w:?}");
     }
@@ -479,42 +602,96 @@ fn match_prerequisites_are_dropped_like_ovs() {
 
 #[test]
 fn match_errors_with_positions() {
-    assert_err("priority=1,nw_dest=10.0.0.1 actions=drop", "nw_dest", "unknown field 'nw_dest'");
+    assert_err(
+        "priority=1,nw_dest=10.0.0.1 actions=drop",
+        "nw_dest",
+        "unknown field 'nw_dest'",
+    );
     assert_eq!(
         err("ip,in_port=1,nw_dest=10.0.0.1 actions=drop").to_string(),
         "column 14: unknown field 'nw_dest'"
     );
-    assert_err("tcp,tp_dst=70000 actions=drop", "70000", "too large for 2-byte field tp_dst");
-    assert_err("reg0=0x100000000 actions=drop", "0x1", "too large for 4-byte field reg0");
+    assert_err(
+        "tcp,tp_dst=70000 actions=drop",
+        "70000",
+        "too large for 2-byte field tp_dst",
+    );
+    assert_err(
+        "reg0=0x100000000 actions=drop",
+        "0x1",
+        "too large for 4-byte field reg0",
+    );
     assert_err("ip,nw_ttl=256 actions=drop", "256", "too large");
-    assert_err("in_port=1/0xff actions=drop", "1/0xff", "invalid or unknown port");
-    assert_err("dl_type=0x800/0xff00 actions=drop", "0x800/", "invalid mask");
+    assert_err(
+        "in_port=1/0xff actions=drop",
+        "1/0xff",
+        "invalid or unknown port",
+    );
+    assert_err(
+        "dl_type=0x800/0xff00 actions=drop",
+        "0x800/",
+        "invalid mask",
+    );
     assert_err("arp,arp_op=2/0xff actions=drop", "2/0xff", "invalid mask");
-    assert_err("dl_src=fa:16:3e:00:00 actions=drop", "fa:16", "invalid Ethernet address");
-    assert_err("ip,nw_src=10.0.0.256 actions=drop", "10.0.0.256", "invalid IP address");
-    assert_err("ip,nw_src=10.0.0.0/33 actions=drop", "10.0.0.0/33", "prefix bits");
-    assert_err("ipv6,ipv6_src=fe80:::1 actions=drop", "fe80", "invalid IPv6 address");
-    assert_err("ip,ip_frag=maybe actions=drop", "maybe", "unknown fragment type");
+    assert_err(
+        "dl_src=fa:16:3e:00:00 actions=drop",
+        "fa:16",
+        "invalid Ethernet address",
+    );
+    assert_err(
+        "ip,nw_src=10.0.0.256 actions=drop",
+        "10.0.0.256",
+        "invalid IP address",
+    );
+    assert_err(
+        "ip,nw_src=10.0.0.0/33 actions=drop",
+        "10.0.0.0/33",
+        "prefix bits",
+    );
+    assert_err(
+        "ipv6,ipv6_src=fe80:::1 actions=drop",
+        "fe80",
+        "invalid IPv6 address",
+    );
+    assert_err(
+        "ip,ip_frag=maybe actions=drop",
+        "maybe",
+        "unknown fragment type",
+    );
     assert_err("reg0=abc actions=drop", "abc", "bad syntax for reg0 value");
     assert_err("ipv6_label=5 actions=drop", "ipv6_label", "not supported");
     assert_err("reg9=5 actions=drop", "reg9", "not supported");
-    assert_err("in_port=1 priority=70000 actions=drop", "70000", "invalid priority");
+    assert_err(
+        "in_port=1 priority=70000 actions=drop",
+        "70000",
+        "invalid priority",
+    );
     assert_err("table=256 actions=drop", "256", "unknown table");
     assert_err("table=abc actions=drop", "abc", "unknown table");
     assert_err("priority actions=drop", "priority", "missing value");
     let e = err("in_port=1");
     assert_eq!(e.pos, 9);
     assert!(e.msg.contains("must specify an action"));
-    assert!(err("in_port=1 action").msg.contains("must specify an action"));
+    assert!(err("in_port=1 action")
+        .msg
+        .contains("must specify an action"));
 }
 
 #[test]
 fn parentheses_must_balance() {
     assert_err("actions=resubmit(,2", "(", "unbalanced parentheses");
-    assert_err("ip actions=ct(commit,exec(set_field:1->ct_mark)", "(", "unbalanced parentheses");
+    assert_err(
+        "ip actions=ct(commit,exec(set_field:1->ct_mark)",
+        "(",
+        "unbalanced parentheses",
+    );
     assert_err("actions=output:1)", ")", "unbalanced parentheses");
     assert_err("in_port=1) actions=drop", ")", "unbalanced parentheses");
-    assert_err("actions=learn(table=1,NXM_OF_VLAN_TCI[0..11]", "(", "unbalanced parentheses");
+    assert_err(
+        "actions=learn(table=1,NXM_OF_VLAN_TCI[0..11]",
+        "(",
+        "unbalanced parentheses",
+    );
 }
 
 #[test]
@@ -534,8 +711,14 @@ fn format_port_names() {
 #[test]
 fn format_match_priority_and_order() {
     let f = add("dl_dst=fa:16:3e:2a:34:19,dl_vlan=1,priority=1 actions=drop");
-    assert_eq!(format_match(&f.m, 1), "priority=1,dl_vlan=1,dl_dst=fa:16:3e:2a:34:19");
-    assert_eq!(format_match(&f.m, 32768), "dl_vlan=1,dl_dst=fa:16:3e:2a:34:19");
+    assert_eq!(
+        format_match(&f.m, 1),
+        "priority=1,dl_vlan=1,dl_dst=fa:16:3e:2a:34:19"
+    );
+    assert_eq!(
+        format_match(&f.m, 32768),
+        "dl_vlan=1,dl_dst=fa:16:3e:2a:34:19"
+    );
     assert_eq!(format_match(&Match::catchall(), 0), "priority=0");
     assert_eq!(format_match(&Match::catchall(), 32768), "");
     assert_eq!(
@@ -549,10 +732,19 @@ fn format_match_priority_and_order() {
 #[test]
 fn action_outputs() {
     assert_eq!(
-        acts("ip", "output:10,10,NORMAL,normal,FLOOD,ALL,LOCAL,in_port,IN_PORT,output:in_port,TABLE"),
+        acts(
+            "ip",
+            "output:10,10,NORMAL,normal,FLOOD,ALL,LOCAL,in_port,IN_PORT,output:in_port,TABLE"
+        ),
         vec![
-            Action::Output { port: 10, max_len: None },
-            Action::Output { port: 10, max_len: None },
+            Action::Output {
+                port: 10,
+                max_len: None
+            },
+            Action::Output {
+                port: 10,
+                max_len: None
+            },
             Action::Normal,
             Action::Normal,
             Action::Flood,
@@ -561,30 +753,53 @@ fn action_outputs() {
             Action::InPort,
             Action::InPort,
             Action::InPort,
-            Action::Output { port: ofpp::TABLE, max_len: None },
+            Action::Output {
+                port: ofpp::TABLE,
+                max_len: None
+            },
         ]
     );
     assert_eq!(
-        pa("ip", "output:10,10,NORMAL,normal,FLOOD,ALL,LOCAL,in_port,output:LOCAL,TABLE"),
+        pa(
+            "ip",
+            "output:10,10,NORMAL,normal,FLOOD,ALL,LOCAL,in_port,output:LOCAL,TABLE"
+        ),
         "output:10,output:10,NORMAL,NORMAL,FLOOD,ALL,LOCAL,IN_PORT,LOCAL,TABLE"
     );
     assert_eq!(
         acts("ip", "output:NXM_NX_REG1[0..15],output:reg1"),
         vec![
             Action::OutputReg {
-                src: SubField { field: Field::Reg1, ofs: 0, n_bits: 16 },
+                src: SubField {
+                    field: Field::Reg1,
+                    ofs: 0,
+                    n_bits: 16
+                },
                 max_len: None
             },
-            Action::OutputReg { src: SubField::whole(Field::Reg1), max_len: None },
+            Action::OutputReg {
+                src: SubField::whole(Field::Reg1),
+                max_len: None
+            },
         ]
     );
     assert_eq!(pa("ip", "output:reg1"), "output:NXM_NX_REG1[]");
     assert_eq!(
         acts("ip", "output(port=1,max_len=100)"),
-        vec![Action::Output { port: 1, max_len: Some(100) }]
+        vec![Action::Output {
+            port: 1,
+            max_len: Some(100)
+        }]
     );
-    assert_eq!(pa("ip", "output(max_len=100,port=1)"), "output(port=1,max_len=100)");
-    assert_err("actions=output(port=1,max_len=10)", "10)", "less than the minimum");
+    assert_eq!(
+        pa("ip", "output(max_len=100,port=1)"),
+        "output(port=1,max_len=100)"
+    );
+    assert_err(
+        "actions=output(port=1,max_len=10)",
+        "10)",
+        "less than the minimum",
+    );
     assert_err("actions=output:foo", "foo", "output to unknown port");
     assert_err("actions=output:65280", "output", "invalid port");
     assert_err("actions=output:ANY", "output", "invalid port");
@@ -599,9 +814,21 @@ fn action_controller() {
         ("output:CONTROLLER", "CONTROLLER:65535", (65535, None, 0)),
         ("controller:100", "CONTROLLER:100", (100, None, 0)),
         ("controller(max_len=200)", "CONTROLLER:200", (200, None, 0)),
-        ("controller(reason=action)", "CONTROLLER:65535", (65535, None, 0)),
-        ("controller(reason=no_match,id=3)", "controller(reason=no_match,id=3)", (65535, Some("no_match"), 3)),
-        ("controller(id=3,max_len=64)", "controller(max_len=64,id=3)", (64, None, 3)),
+        (
+            "controller(reason=action)",
+            "CONTROLLER:65535",
+            (65535, None, 0),
+        ),
+        (
+            "controller(reason=no_match,id=3)",
+            "controller(reason=no_match,id=3)",
+            (65535, Some("no_match"), 3),
+        ),
+        (
+            "controller(id=3,max_len=64)",
+            "controller(max_len=64,id=3)",
+            (64, None, 3),
+        ),
     ] {
         let v = acts("ip", a);
         assert_eq!(
@@ -615,8 +842,16 @@ fn action_controller() {
         );
         assert_eq!(format_actions(&v), printed, "{a}");
     }
-    assert_err("actions=controller(reason=bogus)", "bogus", "unknown reason");
-    assert_err("actions=controller(userdata=01)", "userdata", "not supported");
+    assert_err(
+        "actions=controller(reason=bogus)",
+        "bogus",
+        "unknown reason",
+    );
+    assert_err(
+        "actions=controller(userdata=01)",
+        "userdata",
+        "not supported",
+    );
 }
 
 #[test]
@@ -633,11 +868,18 @@ fn action_resubmit_and_goto() {
         ]
     );
     assert_eq!(
-        pa("ip", "resubmit:3,resubmit(,3),resubmit(2,3),resubmit(LOCAL),resubmit(1,254)"),
+        pa(
+            "ip",
+            "resubmit:3,resubmit(,3),resubmit(2,3),resubmit(LOCAL),resubmit(1,254)"
+        ),
         "resubmit:3,resubmit(,3),resubmit(2,3),resubmit:LOCAL,resubmit(1,254)"
     );
     assert_err("actions=resubmit(,255)", "255", "table 255");
-    assert_err("actions=resubmit(1,300)", "300", "resubmit to unknown table");
+    assert_err(
+        "actions=resubmit(1,300)",
+        "300",
+        "resubmit to unknown table",
+    );
     assert_err("actions=resubmit(,)", ",)", "at least one");
     assert_err("actions=resubmit(,1,ct)", "ct)", "not supported");
     assert_err("actions=resubmit(foo,1)", "foo", "resubmit to unknown port");
@@ -663,7 +905,10 @@ fn action_vlan() {
         ]
     );
     assert_eq!(
-        pa("ip", "mod_vlan_vid:3,set_vlan_vid:4,mod_vlan_pcp:2,set_vlan_pcp:3,pop_vlan,push_vlan:33024"),
+        pa(
+            "ip",
+            "mod_vlan_vid:3,set_vlan_vid:4,mod_vlan_pcp:2,set_vlan_pcp:3,pop_vlan,push_vlan:33024"
+        ),
         "mod_vlan_vid:3,set_vlan_vid:4,mod_vlan_pcp:2,set_vlan_pcp:3,strip_vlan,push_vlan:0x8100"
     );
     // OpenFlow 1.3: push a tag, then set the VID with its present bit.
@@ -679,12 +924,23 @@ fn action_vlan() {
             }
         ]
     );
-    assert_eq!(pa("dl_vlan=3", "set_field:5->vlan_vid"), "set_field:5->vlan_vid");
+    assert_eq!(
+        pa("dl_vlan=3", "set_field:5->vlan_vid"),
+        "set_field:5->vlan_vid"
+    );
     assert_err("actions=mod_vlan_vid:4096", "4096", "not a valid VLAN VID");
     assert_err("actions=mod_vlan_pcp:8", "8", "not a valid VLAN PCP");
-    assert_err("actions=push_vlan:0x800", "0x800", "not a valid VLAN ethertype");
+    assert_err(
+        "actions=push_vlan:0x800",
+        "0x800",
+        "not a valid VLAN ethertype",
+    );
     assert_err("actions=set_field:5->vlan_vid", "set_field", "VLAN header");
-    assert_err("dl_vlan=1 actions=strip_vlan,set_field:5->vlan_vid", "set_field", "VLAN header");
+    assert_err(
+        "dl_vlan=1 actions=strip_vlan,set_field:5->vlan_vid",
+        "set_field",
+        "VLAN header",
+    );
     let s = "actions=push_vlan:0x8100,push_vlan:0x8100,push_vlan:0x8100";
     let e = err(s);
     assert_eq!(e.pos, s.rfind("push_vlan").unwrap());
@@ -709,11 +965,21 @@ fn action_legacy_header_sets() {
     );
     assert_eq!(
         v[4],
-        Action::SetField { field: Field::NwTos, value: 8, mask: 0xfc, spelling: SetSpelling::ModNwTos }
+        Action::SetField {
+            field: Field::NwTos,
+            value: 8,
+            mask: 0xfc,
+            spelling: SetSpelling::ModNwTos
+        }
     );
     assert_eq!(
         v[7],
-        Action::SetField { field: Field::TpSrc, value: 1, mask: 0xffff, spelling: SetSpelling::ModTpSrc }
+        Action::SetField {
+            field: Field::TpSrc,
+            value: 1,
+            mask: 0xffff,
+            spelling: SetSpelling::ModTpSrc
+        }
     );
     assert_eq!(v[9], Action::DecTtl);
     assert_eq!(
@@ -734,21 +1000,47 @@ fn action_legacy_header_sets() {
 #[test]
 fn action_tunnel_metadata_queue_meter_note() {
     assert_eq!(
-        acts("ip", "set_tunnel:0x2,set_tunnel64:0x3,set_tunnel:0x100000000"),
+        acts(
+            "ip",
+            "set_tunnel:0x2,set_tunnel64:0x3,set_tunnel:0x100000000"
+        ),
         vec![
-            Action::SetField { field: Field::TunId, value: 2, mask: u64::MAX as u128, spelling: SetSpelling::SetTunnel },
-            Action::SetField { field: Field::TunId, value: 3, mask: u64::MAX as u128, spelling: SetSpelling::SetTunnel64 },
-            Action::SetField { field: Field::TunId, value: 1 << 32, mask: u64::MAX as u128, spelling: SetSpelling::SetTunnel64 },
+            Action::SetField {
+                field: Field::TunId,
+                value: 2,
+                mask: u64::MAX as u128,
+                spelling: SetSpelling::SetTunnel
+            },
+            Action::SetField {
+                field: Field::TunId,
+                value: 3,
+                mask: u64::MAX as u128,
+                spelling: SetSpelling::SetTunnel64
+            },
+            Action::SetField {
+                field: Field::TunId,
+                value: 1 << 32,
+                mask: u64::MAX as u128,
+                spelling: SetSpelling::SetTunnel64
+            },
         ]
     );
     assert_eq!(
-        pa("ip", "set_tunnel:0x2,set_tunnel64:0x3,set_tunnel:0x100000000,set_tunnel:0"),
+        pa(
+            "ip",
+            "set_tunnel:0x2,set_tunnel64:0x3,set_tunnel:0x100000000,set_tunnel:0"
+        ),
         "set_tunnel:0x2,set_tunnel64:0x3,set_tunnel64:0x100000000,set_tunnel:0"
     );
     assert_eq!(
         acts("", "write_metadata:0x5/0xff,goto_table:5"),
         vec![
-            Action::SetField { field: Field::Metadata, value: 5, mask: 0xff, spelling: SetSpelling::WriteMetadata },
+            Action::SetField {
+                field: Field::Metadata,
+                value: 5,
+                mask: 0xff,
+                spelling: SetSpelling::WriteMetadata
+            },
             Action::GotoTable(5)
         ]
     );
@@ -757,19 +1049,43 @@ fn action_tunnel_metadata_queue_meter_note() {
         acts("", "set_queue:3,pop_queue,exit"),
         vec![Action::SetQueue(3), Action::PopQueue, Action::Exit]
     );
-    assert_eq!(acts("", "meter:3,goto_table:5"), vec![Action::Meter(3), Action::GotoTable(5)]);
-    assert_eq!(pa("", "meter:3,output:1,goto_table:5"), "meter:3,output:1,goto_table:5");
-    assert_eq!(acts("", "note:01.02.ab,note:0102 ,note:"), vec![
-        Action::Note(vec![1, 2, 0xab]),
-        Action::Note(vec![1, 2]),
-        Action::Note(vec![]),
-    ]);
-    assert_eq!(pa("", "note:01.02.ab,note:0102"), "note:01.02.ab,note:01.02");
+    assert_eq!(
+        acts("", "meter:3,goto_table:5"),
+        vec![Action::Meter(3), Action::GotoTable(5)]
+    );
+    assert_eq!(
+        pa("", "meter:3,output:1,goto_table:5"),
+        "meter:3,output:1,goto_table:5"
+    );
+    assert_eq!(
+        acts("", "note:01.02.ab,note:0102 ,note:"),
+        vec![
+            Action::Note(vec![1, 2, 0xab]),
+            Action::Note(vec![1, 2]),
+            Action::Note(vec![]),
+        ]
+    );
+    assert_eq!(
+        pa("", "note:01.02.ab,note:0102"),
+        "note:01.02.ab,note:01.02"
+    );
     assert_err("actions=note:1", "1", "bad hex digit");
     assert_err("actions=set_queue:abc", "abc", "invalid numeric format");
-    assert_err("actions=output:1,meter:1", "meter", "meter must appear before apply_actions");
-    assert_err("actions=goto_table:1,output:1", "output", "apply_actions must appear before goto_table");
-    assert_err("actions=goto_table:1,goto_table:2", "goto_table:2", "duplicate goto_table");
+    assert_err(
+        "actions=output:1,meter:1",
+        "meter",
+        "meter must appear before apply_actions",
+    );
+    assert_err(
+        "actions=goto_table:1,output:1",
+        "output",
+        "apply_actions must appear before goto_table",
+    );
+    assert_err(
+        "actions=goto_table:1,goto_table:2",
+        "goto_table:2",
+        "duplicate goto_table",
+    );
     assert_err("actions=dec_ttl(1,2)", "1,2", "not supported");
 }
 
@@ -783,11 +1099,21 @@ fn action_set_field() {
     );
     assert_eq!(
         v[0],
-        Action::SetField { field: Field::Ipv4Dst, value: 0x0a000001, mask: 0xffff_ffff, spelling: SetSpelling::SetField }
+        Action::SetField {
+            field: Field::Ipv4Dst,
+            value: 0x0a000001,
+            mask: 0xffff_ffff,
+            spelling: SetSpelling::SetField
+        }
     );
     assert_eq!(
         v[6],
-        Action::SetField { field: Field::Reg6, value: 5, mask: 0xff, spelling: SetSpelling::SetField }
+        Action::SetField {
+            field: Field::Reg6,
+            value: 5,
+            mask: 0xff,
+            spelling: SetSpelling::SetField
+        }
     );
     assert_eq!(
         format_actions(&v),
@@ -802,51 +1128,137 @@ fn action_set_field() {
     // tp_dst is Open vSwitch's other name for tcp_dst.
     assert_eq!(pa("tcp", "set_field:80->tp_dst"), "set_field:80->tcp_dst");
     assert_eq!(pa("udp", "set_field:53->udp_dst"), "set_field:53->udp_dst");
-    assert_eq!(pa("ipv6", "set_field:fe80::1->ipv6_src"), "set_field:fe80::1->ipv6_src");
     assert_eq!(
-        pa("ip", "ct(commit,exec(set_field:0x1->ct_mark,set_field:0x2/0x3->ct_mark))"),
+        pa("ipv6", "set_field:fe80::1->ipv6_src"),
+        "set_field:fe80::1->ipv6_src"
+    );
+    assert_eq!(
+        pa(
+            "ip",
+            "ct(commit,exec(set_field:0x1->ct_mark,set_field:0x2/0x3->ct_mark))"
+        ),
         "ct(commit,exec(set_field:0x1->ct_mark,set_field:0x2/0x3->ct_mark))"
     );
-    assert_err("actions=set_field:1->bogus", "bogus", "not a valid OXM field name");
+    assert_err(
+        "actions=set_field:1->bogus",
+        "bogus",
+        "not a valid OXM field name",
+    );
     assert_err("actions=set_field:1->dl_type", "dl_type", "read-only");
     assert_err("actions=set_field:1", "1", "missing `->'");
     assert_err("actions=set_field:1->", "->", "missing field name");
-    assert_err("actions=set_field:0x1001->dl_vlan", "0x1001", "not a valid value");
+    assert_err(
+        "actions=set_field:0x1001->dl_vlan",
+        "0x1001",
+        "not a valid value",
+    );
     assert_err("actions=set_field:3->nw_tos", "3", "not a valid value");
     assert_err("actions=set_field:1/1->in_port", "1/1", "");
-    assert_err("ip actions=set_field:1->ct_mark", "set_field", "outside of ct action");
+    assert_err(
+        "ip actions=set_field:1->ct_mark",
+        "set_field",
+        "outside of ct action",
+    );
 }
 
 #[test]
 fn action_prerequisite_errors_name_field_and_prerequisite() {
     for (m, a, field, prereq) in [
-        ("", "set_field:10.0.0.1->ip_dst", "ip_dst", "ip (dl_type=0x0800)"),
-        ("ipv6", "set_field:10.0.0.1->ip_dst", "ip_dst", "ip (dl_type=0x0800)"),
-        ("", "load:1->NXM_OF_IP_DST[]", "ip_dst", "ip (dl_type=0x0800)"),
+        (
+            "",
+            "set_field:10.0.0.1->ip_dst",
+            "ip_dst",
+            "ip (dl_type=0x0800)",
+        ),
+        (
+            "ipv6",
+            "set_field:10.0.0.1->ip_dst",
+            "ip_dst",
+            "ip (dl_type=0x0800)",
+        ),
+        (
+            "",
+            "load:1->NXM_OF_IP_DST[]",
+            "ip_dst",
+            "ip (dl_type=0x0800)",
+        ),
         ("ip", "set_field:2->arp_op", "arp_op", "arp or rarp"),
-        ("", "move:NXM_OF_ARP_SPA[]->NXM_NX_REG0[]", "arp_spa", "arp or rarp"),
-        ("arp", "move:NXM_NX_REG0[]->NXM_OF_IP_SRC[]", "ip_src", "ip (dl_type=0x0800)"),
+        (
+            "",
+            "move:NXM_OF_ARP_SPA[]->NXM_NX_REG0[]",
+            "arp_spa",
+            "arp or rarp",
+        ),
+        (
+            "arp",
+            "move:NXM_NX_REG0[]->NXM_OF_IP_SRC[]",
+            "ip_src",
+            "ip (dl_type=0x0800)",
+        ),
         ("udp", "set_field:80->tp_dst", "tcp_dst", "tcp"),
-        ("ip", "set_field:46->ip_dscp,set_field:1->icmp_type", "icmp_type", "icmp"),
-        ("", "output:NXM_OF_IP_DST[0..15]", "ip_dst", "ip (dl_type=0x0800)"),
-        ("", "learn(table=20,NXM_OF_IP_DST[])", "ip_dst", "ip (dl_type=0x0800)"),
-        ("ip", "learn(table=20,NXM_OF_IP_DST[])", "ip_dst", "ip (dl_type=0x0800)"),
-        ("ip", "learn(table=20,eth_type=0x800,NXM_OF_IP_DST[],tcp_dst=5)", "tcp_dst", "tcp"),
-        ("icmp6", "set_field:fe80::1->nd_target", "nd_target", "icmp_type=135 or 136"),
+        (
+            "ip",
+            "set_field:46->ip_dscp,set_field:1->icmp_type",
+            "icmp_type",
+            "icmp",
+        ),
+        (
+            "",
+            "output:NXM_OF_IP_DST[0..15]",
+            "ip_dst",
+            "ip (dl_type=0x0800)",
+        ),
+        (
+            "",
+            "learn(table=20,NXM_OF_IP_DST[])",
+            "ip_dst",
+            "ip (dl_type=0x0800)",
+        ),
+        (
+            "ip",
+            "learn(table=20,NXM_OF_IP_DST[])",
+            "ip_dst",
+            "ip (dl_type=0x0800)",
+        ),
+        (
+            "ip",
+            "learn(table=20,eth_type=0x800,NXM_OF_IP_DST[],tcp_dst=5)",
+            "tcp_dst",
+            "tcp",
+        ),
+        (
+            "icmp6",
+            "set_field:fe80::1->nd_target",
+            "nd_target",
+            "icmp_type=135 or 136",
+        ),
     ] {
         let line = format!("{m} actions={a}");
         let e = err(&line);
-        assert!(e.msg.contains(field) && e.msg.contains(prereq), "{line}: {e}");
+        assert!(
+            e.msg.contains(field) && e.msg.contains(prereq),
+            "{line}: {e}"
+        );
         assert!(e.pos > m.len(), "{line}: {e}");
     }
     assert_err("actions=ct(commit)", "ct(", "ip or ipv6");
-    assert_err("ip,ct_state=+inv+trk actions=ct(commit)", "ct(", "ct_state=+inv");
+    assert_err(
+        "ip,ct_state=+inv+trk actions=ct(commit)",
+        "ct(",
+        "ct_state=+inv",
+    );
     assert_err("udp actions=ct(commit,alg=ftp)", "ct(", "tcp");
     assert_err("ipv6 actions=ct(commit,nat(src=10.0.0.1))", "ct(", "family");
     // Prerequisites met.
-    assert_eq!(pa("icmp6,icmp_type=135", "set_field:fe80::1->nd_target"), "set_field:fe80::1->nd_target");
+    assert_eq!(
+        pa("icmp6,icmp_type=135", "set_field:fe80::1->nd_target"),
+        "set_field:fe80::1->nd_target"
+    );
     assert_eq!(pa("tcp", "set_field:80->tcp_dst"), "set_field:80->tcp_dst");
-    assert_eq!(pa("icmp", "set_field:1->icmp_type"), "set_field:1->icmp_type");
+    assert_eq!(
+        pa("icmp", "set_field:1->icmp_type"),
+        "set_field:1->icmp_type"
+    );
 }
 
 #[test]
@@ -865,7 +1277,10 @@ fn action_load_and_move() {
         "load:0x5->NXM_NX_REG0[0..15],load:0x1->NXM_NX_REG1[],load:0x1->NXM_NX_REG2[3],load:0->NXM_OF_VLAN_TCI[],load:0x5->NXM_NX_REG3[]"
     );
     assert_eq!(
-        pa("ipv6", "load:0x20010db8000000000000000000000001->NXM_NX_IPV6_SRC[]"),
+        pa(
+            "ipv6",
+            "load:0x20010db8000000000000000000000001->NXM_NX_IPV6_SRC[]"
+        ),
         "load:0x20010db8000000000000000000000001->NXM_NX_IPV6_SRC[]"
     );
     let arp = "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],mod_dl_src:fa:16:3e:00:00:01,\
@@ -874,30 +1289,83 @@ fn action_load_and_move() {
                load:0xa000003->NXM_OF_ARP_SPA[],IN_PORT";
     assert_eq!(pa("arp,arp_tpa=10.0.0.3", arp), arp);
     assert_eq!(
-        acts("arp", "move:eth_src->eth_dst,move:NXM_NX_REG0[0..7]->NXM_NX_REG1[8..15]"),
+        acts(
+            "arp",
+            "move:eth_src->eth_dst,move:NXM_NX_REG0[0..7]->NXM_NX_REG1[8..15]"
+        ),
         vec![
-            Action::Move { src: SubField::whole(Field::EthSrc), dst: SubField::whole(Field::EthDst) },
             Action::Move {
-                src: SubField { field: Field::Reg0, ofs: 0, n_bits: 8 },
-                dst: SubField { field: Field::Reg1, ofs: 8, n_bits: 8 }
+                src: SubField::whole(Field::EthSrc),
+                dst: SubField::whole(Field::EthDst)
+            },
+            Action::Move {
+                src: SubField {
+                    field: Field::Reg0,
+                    ofs: 0,
+                    n_bits: 8
+                },
+                dst: SubField {
+                    field: Field::Reg1,
+                    ofs: 8,
+                    n_bits: 8
+                }
             },
         ]
     );
-    assert_eq!(pa("", "move:NXM_NX_REG0_W[0..7]->reg1[8..15]"), "move:NXM_NX_REG0[0..7]->NXM_NX_REG1[8..15]");
+    assert_eq!(
+        pa("", "move:NXM_NX_REG0_W[0..7]->reg1[8..15]"),
+        "move:NXM_NX_REG0[0..7]->NXM_NX_REG1[8..15]"
+    );
     assert_err(
         "actions=move:NXM_OF_ETH_DST[]->NXM_NX_REG0[]",
         "NXM_OF_ETH_DST",
         "source field is 48 bits wide but destination is 32 bits wide",
     );
-    assert_err("actions=move:NXM_NX_REG0[]NXM_NX_REG1[]", "NXM_NX_REG1", "missing `->'");
-    assert_err("actions=move:NXM_NX_REG0[0..15]->NXM_OF_ETH_TYPE[]", "NXM_OF_ETH_TYPE", "not writable");
-    assert_err("actions=load:0x10->NXM_NX_REG0[0..3]", "0x10", "does not fit into 4 bits");
-    assert_err("actions=load:1->NXM_NX_REG0[40..45]", "NXM_NX_REG0[40", "starting bit 40");
-    assert_err("actions=load:1->NXM_NX_REG0[5..2]", "NXM_NX_REG0", "after ending bit");
-    assert_err("actions=load:1->NXM_NX_REG0[x]", "NXM_NX_REG0", "syntax error");
-    assert_err("actions=load:1->NXM_NX_BOGUS[]", "NXM_NX_BOGUS", "unknown field");
-    assert_err("actions=load:zz->NXM_NX_REG0[]", "zz", "cannot parse integer");
-    assert_err("actions=load:1->NXM_OF_ETH_TYPE[]", "NXM_OF_ETH_TYPE", "not writable");
+    assert_err(
+        "actions=move:NXM_NX_REG0[]NXM_NX_REG1[]",
+        "NXM_NX_REG1",
+        "missing `->'",
+    );
+    assert_err(
+        "actions=move:NXM_NX_REG0[0..15]->NXM_OF_ETH_TYPE[]",
+        "NXM_OF_ETH_TYPE",
+        "not writable",
+    );
+    assert_err(
+        "actions=load:0x10->NXM_NX_REG0[0..3]",
+        "0x10",
+        "does not fit into 4 bits",
+    );
+    assert_err(
+        "actions=load:1->NXM_NX_REG0[40..45]",
+        "NXM_NX_REG0[40",
+        "starting bit 40",
+    );
+    assert_err(
+        "actions=load:1->NXM_NX_REG0[5..2]",
+        "NXM_NX_REG0",
+        "after ending bit",
+    );
+    assert_err(
+        "actions=load:1->NXM_NX_REG0[x]",
+        "NXM_NX_REG0",
+        "syntax error",
+    );
+    assert_err(
+        "actions=load:1->NXM_NX_BOGUS[]",
+        "NXM_NX_BOGUS",
+        "unknown field",
+    );
+    assert_err(
+        "actions=load:zz->NXM_NX_REG0[]",
+        "zz",
+        "cannot parse integer",
+    );
+    assert_err(
+        "actions=load:1->NXM_OF_ETH_TYPE[]",
+        "NXM_OF_ETH_TYPE",
+        "not writable",
+    );
 }
 
 #[test]
@@ -906,7 +1374,11 @@ fn action_learn_forms() {
              NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],load:0->NXM_OF_VLAN_TCI[],\
              load:NXM_NX_TUN_ID[]->NXM_NX_TUN_ID[],output:NXM_OF_IN_PORT[])";
     let v = acts("table=10,priority=1", &format!("{l},output:1"));
-    let tci12 = SubField { field: Field::VlanTci, ofs: 0, n_bits: 12 };
+    let tci12 = SubField {
+        field: Field::VlanTci,
+        ofs: 0,
+        n_bits: 12,
+    };
     assert_eq!(
         v[0],
         Action::Learn(Box::new(Learn {
@@ -915,17 +1387,25 @@ fn action_learn_forms() {
             hard_timeout: 300,
             cookie: 0x9a2b,
             specs: vec![
-                LearnSpec::Match { dst: tci12, src: LearnSrc::Field(tci12) },
+                LearnSpec::Match {
+                    dst: tci12,
+                    src: LearnSrc::Field(tci12)
+                },
                 LearnSpec::Match {
                     dst: SubField::whole(Field::EthDst),
                     src: LearnSrc::Field(SubField::whole(Field::EthSrc))
                 },
-                LearnSpec::Load { dst: SubField::whole(Field::VlanTci), src: LearnSrc::Imm(0) },
+                LearnSpec::Load {
+                    dst: SubField::whole(Field::VlanTci),
+                    src: LearnSrc::Imm(0)
+                },
                 LearnSpec::Load {
                     dst: SubField::whole(Field::TunId),
                     src: LearnSrc::Field(SubField::whole(Field::TunId))
                 },
-                LearnSpec::Output { src: SubField::whole(Field::InPort) },
+                LearnSpec::Output {
+                    src: SubField::whole(Field::InPort)
+                },
             ],
             ..Learn::default()
         }))
@@ -936,7 +1416,8 @@ fn action_learn_forms() {
     assert!(matches!(&d[0], Action::Learn(l) if l.table == 1 && l.priority == 32768));
     assert_eq!(format_actions(&d), "learn(table=1,NXM_NX_REG0[])");
     // Every option, immediates in the field's own syntax, partial immediates.
-    let all = "learn(table=5,idle_timeout=10,hard_timeout=20,fin_idle_timeout=5,fin_hard_timeout=6,\
+    let all =
+        "learn(table=5,idle_timeout=10,hard_timeout=20,fin_idle_timeout=5,fin_hard_timeout=6,\
                priority=7,send_flow_rem,delete_learned,cookie=0x1,limit=10,eth_type=0x800,\
                vlan_tci=0,NXM_OF_VLAN_TCI[0..11]=0x5,in_port=3,ip_dst=10.0.0.1,\
                eth_src=fa:16:3e:00:00:01,load:0x5->NXM_NX_REG0[0..7],\
@@ -944,7 +1425,10 @@ fn action_learn_forms() {
     assert_eq!(pa("", all), all);
     // Field names print in Open vSwitch's spelling.
     assert_eq!(
-        pa("", "learn(dl_type=0x800,nw_dst=10.0.0.1,dl_src=fa:16:3e:00:00:01,reg0=5,tun_id=0)"),
+        pa(
+            "",
+            "learn(dl_type=0x800,nw_dst=10.0.0.1,dl_src=fa:16:3e:00:00:01,reg0=5,tun_id=0)"
+        ),
         "learn(table=1,eth_type=0x800,ip_dst=10.0.0.1,eth_src=fa:16:3e:00:00:01,reg0=0x5,tun_id=0)"
     );
     let imm = acts("", "learn(eth_type=0x86dd,ipv6_src=fe80::1)");
@@ -958,16 +1442,52 @@ fn action_learn_forms() {
     );
     assert_err("actions=learn(table=255)", "255", "not valid for `learn'");
     assert_err("actions=learn(bogus=1)", "bogus", "unknown keyword");
-    assert_err("actions=learn(NXM_OF_ETH_DST[]=NXM_OF_IP_SRC[])", "NXM_OF_IP_SRC", "differ");
-    assert_err("actions=learn(NXM_NX_REG0[0..3]=0x10)", "0x10", "does not fit");
-    assert_err("actions=learn(reg0=5/0xff)", "5/0xff", "wildcards not allowed");
-    assert_err("actions=learn(eth_type=0x800/0xff)", "0x800", "invalid mask");
-    assert_err("actions=learn(load:->NXM_NX_REG0[])", "->", "missing source");
+    assert_err(
+        "actions=learn(NXM_OF_ETH_DST[]=NXM_OF_IP_SRC[])",
+        "NXM_OF_IP_SRC",
+        "differ",
+    );
+    assert_err(
+        "actions=learn(NXM_NX_REG0[0..3]=0x10)",
+        "0x10",
+        "does not fit",
+    );
+    assert_err(
+        "actions=learn(reg0=5/0xff)",
+        "5/0xff",
+        "wildcards not allowed",
+    );
+    assert_err(
+        "actions=learn(eth_type=0x800/0xff)",
+        "0x800",
+        "invalid mask",
+    );
+    assert_err(
+        "actions=learn(load:->NXM_NX_REG0[])",
+        "->",
+        "missing source",
+    );
     assert_err("actions=learn(load:1)", "1)", "missing `->'");
-    assert_err("actions=learn(load:0x10->NXM_NX_REG0[0..3])", "0x10", "does not fit");
-    assert_err("actions=learn(load:1x->NXM_NX_REG0[])", "1x", "garbage before");
-    assert_err("actions=learn(result_dst=reg0[0])", "result_dst", "not supported");
-    assert_err("actions=learn(load:1->NXM_OF_ETH_TYPE[])", "learn", "not writable");
+    assert_err(
+        "actions=learn(load:0x10->NXM_NX_REG0[0..3])",
+        "0x10",
+        "does not fit",
+    );
+    assert_err(
+        "actions=learn(load:1x->NXM_NX_REG0[])",
+        "1x",
+        "garbage before",
+    );
+    assert_err(
+        "actions=learn(result_dst=reg0[0])",
+        "result_dst",
+        "not supported",
+    );
+    assert_err(
+        "actions=learn(load:1->NXM_OF_ETH_TYPE[])",
+        "learn",
+        "not writable",
+    );
 }
 
 #[test]
@@ -975,17 +1495,40 @@ fn action_conjunction() {
     assert_eq!(
         acts("ip", "conjunction(10,1/2),conjunction(11, 2/3),note:ab"),
         vec![
-            Action::Conjunction { id: 10, clause: 1, n_clauses: 2 },
-            Action::Conjunction { id: 11, clause: 2, n_clauses: 3 },
+            Action::Conjunction {
+                id: 10,
+                clause: 1,
+                n_clauses: 2
+            },
+            Action::Conjunction {
+                id: 11,
+                clause: 2,
+                n_clauses: 3
+            },
             Action::Note(vec![0xab]),
         ]
     );
-    assert_eq!(pa("ip", "conjunction(10,1/2),conjunction(0x10, 2/3)"), "conjunction(10,1/2),conjunction(16,2/3)");
-    assert_err("actions=conjunction(1,1/2),output:1", "output", "along with \"note\"");
-    assert_err("actions=conjunction(1,0/2)", "1,0/2", "clause index must be positive");
+    assert_eq!(
+        pa("ip", "conjunction(10,1/2),conjunction(0x10, 2/3)"),
+        "conjunction(10,1/2),conjunction(16,2/3)"
+    );
+    assert_err(
+        "actions=conjunction(1,1/2),output:1",
+        "output",
+        "along with \"note\"",
+    );
+    assert_err(
+        "actions=conjunction(1,0/2)",
+        "1,0/2",
+        "clause index must be positive",
+    );
     assert_err("actions=conjunction(1,3/2)", "1,3/2", "less than or equal");
     assert_err("actions=conjunction(1,1/1)", "1,1/1", "at least 2 clauses");
-    assert_err("actions=conjunction(1,1/65)", "1,1/65", "at most 64 clauses");
+    assert_err(
+        "actions=conjunction(1,1/65)",
+        "1,1/65",
+        "at most 64 clauses",
+    );
     assert_err("actions=conjunction(1)", "1)", "syntax");
 }
 
@@ -1001,7 +1544,11 @@ fn action_ct_forms() {
         vec![Action::Ct(Box::new(Ct {
             commit: true,
             force: false,
-            zone: Some(CtZone::Field(SubField { field: Field::Reg6, ofs: 0, n_bits: 16 })),
+            zone: Some(CtZone::Field(SubField {
+                field: Field::Reg6,
+                ofs: 0,
+                n_bits: 16
+            })),
             table: Some(72),
             alg: None,
             nat: Some(Nat {
@@ -1028,40 +1575,88 @@ fn action_ct_forms() {
          exec(set_field:0x1->ct_mark))"
     );
     for (a, printed) in [
-        ("ct(table=72,zone=NXM_NX_REG6[0..15])", "ct(table=72,zone=NXM_NX_REG6[0..15])"),
+        (
+            "ct(table=72,zone=NXM_NX_REG6[0..15])",
+            "ct(table=72,zone=NXM_NX_REG6[0..15])",
+        ),
         ("ct_clear", "ct_clear"),
-        ("ct(commit,zone=5,exec(load:0x1->NXM_NX_CT_MARK[]))", "ct(commit,zone=5,exec(load:0x1->NXM_NX_CT_MARK[]))"),
+        (
+            "ct(commit,zone=5,exec(load:0x1->NXM_NX_CT_MARK[]))",
+            "ct(commit,zone=5,exec(load:0x1->NXM_NX_CT_MARK[]))",
+        ),
         ("ct(nat)", "ct(nat)"),
-        ("ct(commit,nat(dst=10.0.0.1))", "ct(commit,nat(dst=10.0.0.1))"),
-        ("ct(commit,nat(dst=10.0.0.1-10.0.0.1:80-80))", "ct(commit,nat(dst=10.0.0.1:80))"),
+        (
+            "ct(commit,nat(dst=10.0.0.1))",
+            "ct(commit,nat(dst=10.0.0.1))",
+        ),
+        (
+            "ct(commit,nat(dst=10.0.0.1-10.0.0.1:80-80))",
+            "ct(commit,nat(dst=10.0.0.1:80))",
+        ),
         ("ct(commit,zone=0)", "ct(commit)"),
         ("ct(commit,zone=0x10)", "ct(commit,zone=16)"),
         ("ct(commit,nat(src,random))", "ct(commit,nat(src,random))"),
-        ("ct(commit,nat(dst=10.0.0.1,hash))", "ct(commit,nat(dst=10.0.0.1,hash))"),
+        (
+            "ct(commit,nat(dst=10.0.0.1,hash))",
+            "ct(commit,nat(dst=10.0.0.1,hash))",
+        ),
         ("ct()", "ct()"),
-        ("ct(commit,exec(move:NXM_NX_REG0[]->NXM_NX_CT_MARK[]))", "ct(commit,exec(move:NXM_NX_REG0[]->NXM_NX_CT_MARK[]))"),
+        (
+            "ct(commit,exec(move:NXM_NX_REG0[]->NXM_NX_CT_MARK[]))",
+            "ct(commit,exec(move:NXM_NX_REG0[]->NXM_NX_CT_MARK[]))",
+        ),
     ] {
         assert_eq!(pa("ip", a), printed, "{a}");
     }
-    assert_eq!(pa("tcp", "ct(commit,force,alg=ftp)"), "ct(commit,force,alg=ftp)");
+    assert_eq!(
+        pa("tcp", "ct(commit,force,alg=ftp)"),
+        "ct(commit,force,alg=ftp)"
+    );
     assert_eq!(pa("udp", "ct(commit,alg=tftp)"), "ct(commit,alg=tftp)");
     assert_eq!(
-        pa("ipv6", "ct(commit,nat(src=[fe80::1]-[fe80::5]:80)),ct(nat(dst=fe80::1-fe80::2))"),
+        pa(
+            "ipv6",
+            "ct(commit,nat(src=[fe80::1]-[fe80::5]:80)),ct(nat(dst=fe80::1-fe80::2))"
+        ),
         "ct(commit,nat(src=[fe80::1]-[fe80::5]:80)),ct(nat(dst=fe80::1-fe80::2))"
     );
     assert_err("ip actions=ct(force)", "force", "requires \"commit\"");
     assert_err("ip actions=ct(nat(src,dst))", "dst", "only specify one of");
     assert_err("ip actions=ct(nat(persistent))", "persistent", "only with");
     assert_err("ip actions=ct(nat(src,hash,random))", "src,hash", "Both");
-    assert_err("ip actions=ct(nat(src=10.0.0.5-10.0.0.1))", "10.0.0.5", "invalid nat range");
+    assert_err(
+        "ip actions=ct(nat(src=10.0.0.5-10.0.0.1))",
+        "10.0.0.5",
+        "invalid nat range",
+    );
     assert_err("ip actions=ct(nat(src=10.0.0.1:80x))", "x))", "garbage");
-    assert_err("ip actions=ct(alg=http)", "http", "unknown connection tracking helper");
+    assert_err(
+        "ip actions=ct(alg=http)",
+        "http",
+        "unknown connection tracking helper",
+    );
     assert_err("ip actions=ct(table=255)", "255", "invalid table");
     assert_err("ip actions=ct(bogus)", "bogus", "invalid argument");
-    assert_err("ip actions=ct(zone=NXM_NX_BOGUS[])", "NXM_NX_BOGUS", "unknown field");
-    assert_err("ip actions=ct(commit,exec(output:1))", "output", "nested action output");
-    assert_err("ip actions=ct(commit,exec(set_field:1->reg0))", "set_field", "nested modification of reg0");
-    assert_err("ip actions=ct(commit,exec(meter:1))", "meter", "nested action meter");
+    assert_err(
+        "ip actions=ct(zone=NXM_NX_BOGUS[])",
+        "NXM_NX_BOGUS",
+        "unknown field",
+    );
+    assert_err(
+        "ip actions=ct(commit,exec(output:1))",
+        "output",
+        "nested action output",
+    );
+    assert_err(
+        "ip actions=ct(commit,exec(set_field:1->reg0))",
+        "set_field",
+        "nested modification of reg0",
+    );
+    assert_err(
+        "ip actions=ct(commit,exec(meter:1))",
+        "meter",
+        "nested action meter",
+    );
     assert_err("ip actions=nat(src)", "nat", "outside of \"ct\"");
     assert_err("ip actions=ct(nat,nat)", "nat)", "only one nat");
 }
@@ -1071,9 +1666,21 @@ fn action_drop_rules() {
     assert_eq!(acts("in_port=1", "drop"), vec![]);
     assert_eq!(acts("in_port=1", "drop,drop"), vec![]);
     assert_eq!(pa("in_port=1", "drop"), "drop");
-    assert_err("in_port=1,actions=drop,output:1", "drop", "must not be accompanied");
-    assert_err("in_port=1,actions=output:1,drop", "drop", "must not be accompanied");
-    assert_err("actions=apply_actions(output:1)", "apply_actions", "default instruction");
+    assert_err(
+        "in_port=1,actions=drop,output:1",
+        "drop",
+        "must not be accompanied",
+    );
+    assert_err(
+        "in_port=1,actions=output:1,drop",
+        "drop",
+        "must not be accompanied",
+    );
+    assert_err(
+        "actions=apply_actions(output:1)",
+        "apply_actions",
+        "default instruction",
+    );
     assert_err("actions=group:1", "group", "not supported");
 }
 
@@ -1083,8 +1690,16 @@ fn parse_actions_standalone() {
         parse_actions("strip_vlan,set_tunnel:0x2,output:10", &NoPortNames).unwrap(),
         vec![
             Action::StripVlan,
-            Action::SetField { field: Field::TunId, value: 2, mask: u64::MAX as u128, spelling: SetSpelling::SetTunnel },
-            Action::Output { port: 10, max_len: None },
+            Action::SetField {
+                field: Field::TunId,
+                value: 2,
+                mask: u64::MAX as u128,
+                spelling: SetSpelling::SetTunnel
+            },
+            Action::Output {
+                port: 10,
+                max_len: None
+            },
         ]
     );
     assert_eq!(parse_actions("", &NoPortNames).unwrap(), vec![]);
@@ -1095,7 +1710,11 @@ fn parse_actions_standalone() {
     assert!(parse_actions("drop,output:1", &NoPortNames).is_err());
     assert_eq!(
         parse_subfield("NXM_NX_REG6[0..15]").unwrap(),
-        SubField { field: Field::Reg6, ofs: 0, n_bits: 16 }
+        SubField {
+            field: Field::Reg6,
+            ofs: 0,
+            n_bits: 16
+        }
     );
 }
 
@@ -1137,5 +1756,40 @@ fn never_panics_on_nasty_input() {
             }
             let _ = parse_actions(s, &NoPortNames);
         }
+    }
+}
+
+#[test]
+fn match_corner_cases_round_trip() {
+    // Sub-field matches on fields that cannot be masked must cover the whole field.
+    assert_err("ip,nw_tos[2..3]=1 actions=drop", "nw_tos[", "not maskable");
+    assert_err("in_port[0..7]=1 actions=drop", "in_port[", "not maskable");
+    assert_eq!(pm("ip,NXM_OF_IP_TOS[]=0xb9"), "ip,nw_tos=184");
+    assert_eq!(pm("NXM_OF_IN_PORT[]=5"), "in_port=5");
+    assert_eq!(pm("dl_vlan[]=5"), "dl_vlan=5");
+    assert_err(
+        "dl_vlan[0..5]=5,dl_vlan[6..11]=1 actions=drop",
+        "dl_vlan[0",
+        "not maskable",
+    );
+    // Fragment bits no keyword names print as bits.
+    assert_eq!(pm("ip,nw_frag[0]=0"), "ip,NXM_NX_IP_FRAG[0]=0");
+    assert_eq!(pm("ip,nw_frag[1]=1"), "ip,NXM_NX_IP_FRAG[1]=1");
+    assert_eq!(pm("ip,nw_frag[]=2"), "ip,NXM_NX_IP_FRAG[]=0x2");
+    assert_eq!(pm("ip,nw_frag[]=3"), "ip,nw_frag=later");
+    // Masked or wide ICMP "ports" print under tp_src/tp_dst.
+    assert_eq!(pm("icmp,tp_src=0x8/0xff"), "icmp,tp_src=0x8/0xff");
+    assert_eq!(pm("icmp6,tp_dst=300"), "icmp6,tp_dst=300");
+    assert_eq!(pm("icmp,tp_src=8,tp_dst=0"), "icmp,icmp_type=8,icmp_code=0");
+    for s in [
+        "ip,nw_frag[0]=0",
+        "ip,nw_frag[1]=1",
+        "ip,nw_frag[]=2",
+        "icmp,tp_src=0x8/0xff,tp_dst=3",
+        "icmp6,tp_dst=300",
+        "icmp6,icmp_type=135,nd_target=::1,NXM_NX_ND_SLL[0..7]=0x5",
+    ] {
+        let m = mat(s);
+        assert_eq!(mat(&format_match(&m, 32768)), m, "{s}");
     }
 }

@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * xvs-pktgen's fast generator (`xvs-pktgen tx --mode xdp`).
+ *
+ * User space runs this program with BPF_PROG_RUN and BPF_F_TEST_XDP_LIVE_FRAMES on a
+ * template Ethernet/IPv4/UDP frame built by tools/src/pktgen/frame.rs. For every frame
+ * the program picks the next flow (round robin over `nflows`, per-CPU state), writes the
+ * UDP destination port, the flow index and the per-flow sequence number of the xvs
+ * signature, recomputes the UDP checksum from a base sum prepared by user space, and
+ * redirects the frame out of `ifindex` (ndo_xdp_xmit, no skb).
+ *
+ * Frame layout (fixed, no VLAN, IPv4 without options):
+ *   34 UDP header: 36 dst port, 40 checksum
+ *   42 signature: "XVS1", 46 flow index (be32), 50 sequence number (be64)
+ * Every store is 16 bits wide at an even offset.
+ */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#define OFF_DPORT 36
+#define OFF_UDP_CSUM 40
+#define OFF_FLOW 46
+#define OFF_SEQ 50
+#define SIG_END 58
+
+/* Written by user space before the first run; mirrors `GenCfg` in xdp_tx.rs. */
+struct xvs_gen_cfg {
+	__u32 ifindex;
+	__u32 nflows;    /* >= 1 */
+	__u32 port_base; /* UDP destination port of flow 0 */
+	__u32 csum_base; /* folded sum of the UDP checksum inputs with the variable fields 0 */
+	__u32 no_csum;   /* 1: leave the UDP checksum 0 */
+	__u32 pad;
+};
+
+/* Per-CPU generator state; mirrors `GenState` in xdp_tx.rs. */
+struct xvs_gen_state {
+	__u64 sent;
+	__u64 seq;  /* sequence number of the next frame of flow `flow` */
+	__u32 flow; /* next flow index */
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xvs_gen_cfg);
+} gen_cfg SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xvs_gen_state);
+} gen_state SEC(".maps");
+
+static __always_inline void put16(void *data, int off, __u16 host)
+{
+	*(__u16 *)(data + off) = bpf_htons(host);
+}
+
+SEC("xdp")
+int xvs_gen(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	__u32 key = 0;
+	struct xvs_gen_cfg *cfg;
+	struct xvs_gen_state *st;
+	__u32 flow, dport;
+	__u64 seq, sum;
+	__u16 csum;
+
+	if (data + SIG_END > end)
+		return XDP_ABORTED;
+	cfg = bpf_map_lookup_elem(&gen_cfg, &key);
+	st = bpf_map_lookup_elem(&gen_state, &key);
+	if (!cfg || !st)
+		return XDP_ABORTED;
+
+	flow = st->flow;
+	seq = st->seq;
+	if (++st->flow >= cfg->nflows) {
+		st->flow = 0;
+		st->seq++;
+	}
+	st->sent++;
+
+	dport = (cfg->port_base + flow) & 0xffff;
+	put16(data, OFF_DPORT, dport);
+	put16(data, OFF_FLOW, flow >> 16);
+	put16(data, OFF_FLOW + 2, flow);
+	put16(data, OFF_SEQ, seq >> 48);
+	put16(data, OFF_SEQ + 2, seq >> 32);
+	put16(data, OFF_SEQ + 4, seq >> 16);
+	put16(data, OFF_SEQ + 6, seq);
+
+	if (cfg->no_csum) {
+		csum = 0;
+	} else {
+		sum = (__u64)cfg->csum_base + dport + (flow >> 16) + (flow & 0xffff) + (seq >> 48) +
+		      ((seq >> 32) & 0xffff) + ((seq >> 16) & 0xffff) + (seq & 0xffff);
+		sum = (sum & 0xffff) + (sum >> 16);
+		sum = (sum & 0xffff) + (sum >> 16);
+		sum = (sum & 0xffff) + (sum >> 16);
+		csum = ~sum & 0xffff;
+		if (csum == 0)
+			csum = 0xffff;
+	}
+	put16(data, OFF_UDP_CSUM, csum);
+
+	return bpf_redirect(cfg->ifindex, 0);
+}
+
+char LICENSE[] SEC("license") = "GPL";
