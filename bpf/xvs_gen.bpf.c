@@ -9,6 +9,11 @@
  * signature, recomputes the UDP checksum from a base sum prepared by user space, and
  * redirects the frame out of `ifindex` (ndo_xdp_xmit, no skb).
  *
+ * A run stops when `repeat` iterations are done or user space interrupts it with a
+ * signal. `limit` caps the frames sent (exact --count together with --rate), and
+ * `gap_ps` paces the frames: iterations ahead of schedule drop the frame instead of
+ * sending it, so --rate is smooth rather than bursts of full-speed runs.
+ *
  * Frame layout (fixed, no VLAN, IPv4 without options):
  *   34 UDP header: 36 dst port, 40 checksum
  *   42 signature: "XVS1", 46 flow index (be32), 50 sequence number (be64)
@@ -30,16 +35,19 @@ struct xvs_gen_cfg {
 	__u32 nflows;    /* >= 1 */
 	__u32 port_base; /* UDP destination port of flow 0 */
 	__u32 csum_base; /* folded sum of the UDP checksum inputs with the variable fields 0 */
-	__u32 no_csum;   /* 1: leave the UDP checksum 0 */
-	__u32 pad;
+	__u64 limit;     /* send no more than this many frames (0: no limit) */
+	__u64 gap_ps;    /* pacing: picoseconds between frames (0: as fast as possible) */
+	__u64 burst_ps;  /* pacing: how far behind schedule the sender may catch up */
+	__u64 t0_ns;     /* pacing: CLOCK_MONOTONIC (= bpf_ktime_get_ns) at start */
 };
 
 /* Per-CPU generator state; mirrors `GenState` in xdp_tx.rs. */
 struct xvs_gen_state {
 	__u64 sent;
-	__u64 seq;  /* sequence number of the next frame of flow `flow` */
-	__u32 flow; /* next flow index */
+	__u64 seq;     /* sequence number of the next frame of flow `flow` */
+	__u32 flow;    /* next flow index */
 	__u32 pad;
+	__u64 next_ps; /* pacing: when the next frame is due, picoseconds after t0 */
 };
 
 struct {
@@ -80,6 +88,20 @@ int xvs_gen(struct xdp_md *ctx)
 	if (!cfg || !st)
 		return XDP_ABORTED;
 
+	/* Iterations that must not send (limit reached, ahead of the pacing schedule)
+	 * just recycle the frame. */
+	if (cfg->limit && st->sent >= cfg->limit)
+		return XDP_DROP;
+	if (cfg->gap_ps) {
+		__u64 now = (bpf_ktime_get_ns() - cfg->t0_ns) * 1000;
+
+		if (now < st->next_ps)
+			return XDP_DROP;
+		if (st->next_ps + cfg->burst_ps < now)
+			st->next_ps = now - cfg->burst_ps;
+		st->next_ps += cfg->gap_ps;
+	}
+
 	flow = st->flow;
 	seq = st->seq;
 	if (++st->flow >= cfg->nflows) {
@@ -97,18 +119,14 @@ int xvs_gen(struct xdp_md *ctx)
 	put16(data, OFF_SEQ + 4, seq >> 16);
 	put16(data, OFF_SEQ + 6, seq);
 
-	if (cfg->no_csum) {
-		csum = 0;
-	} else {
-		sum = (__u64)cfg->csum_base + dport + (flow >> 16) + (flow & 0xffff) + (seq >> 48) +
-		      ((seq >> 32) & 0xffff) + ((seq >> 16) & 0xffff) + (seq & 0xffff);
-		sum = (sum & 0xffff) + (sum >> 16);
-		sum = (sum & 0xffff) + (sum >> 16);
-		sum = (sum & 0xffff) + (sum >> 16);
-		csum = ~sum & 0xffff;
-		if (csum == 0)
-			csum = 0xffff;
-	}
+	sum = (__u64)cfg->csum_base + dport + (flow >> 16) + (flow & 0xffff) + (seq >> 48) +
+	      ((seq >> 32) & 0xffff) + ((seq >> 16) & 0xffff) + (seq & 0xffff);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	csum = ~sum & 0xffff;
+	if (csum == 0)
+		csum = 0xffff;
 	put16(data, OFF_UDP_CSUM, csum);
 
 	return bpf_redirect(cfg->ifindex, 0);

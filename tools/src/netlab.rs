@@ -62,7 +62,13 @@ pub struct Netns {
 
 impl Netns {
     pub fn new(prefix: &str) -> Result<Netns> {
-        let name = unique(prefix);
+        Netns::named(&unique(prefix))
+    }
+
+    /// A namespace with exactly this name (a stale one of the same name is removed).
+    pub fn named(name: &str) -> Result<Netns> {
+        let name = name.to_string();
+        sh_quiet(&["ip", "netns", "del", &name]);
         sh(&["ip", "netns", "add", &name])?;
         let ns = Netns { name };
         ns.exec(&["ip", "link", "set", "lo", "up"])?;
@@ -126,21 +132,39 @@ pub struct Vm {
     pub mac: String,
 }
 
+/// Create a veth pair: `host` in the root namespace (to become a switch port) and
+/// `inner` inside `ns`, with a MAC and an address on the inner end, both ends up.
+pub fn veth_into(ns: &Netns, host: &str, inner: &str, mac: &str, ip_cidr: &str) -> Result<()> {
+    sh(&["ip", "link", "add", host, "type", "veth", "peer", "name", inner, "netns", &ns.name])?;
+    sh(&["sysctl", "-qw", &format!("net.ipv6.conf.{host}.disable_ipv6=1")])?;
+    ns.exec(&["ip", "link", "set", inner, "address", mac])?;
+    if !ip_cidr.is_empty() {
+        ns.exec(&["ip", "addr", "add", ip_cidr, "dev", inner])?;
+    }
+    ns.exec(&["ip", "link", "set", inner, "up"])?;
+    // TCP over AF_XDP copy mode needs real checksums, not offloaded partial ones.
+    ns.exec(&["ethtool", "-K", inner, "tx", "off"])?;
+    sh(&["ip", "link", "set", host, "up"])?;
+    Ok(())
+}
+
 impl Vm {
     /// `ip` with prefix length, e.g. "10.0.0.1/24".
     pub fn new(ip_cidr: &str, mac: &str) -> Result<Vm> {
-        let ns = Netns::new("xtn")?;
-        let host = unique("xth");
-        let inner = "eth0".to_string();
-        sh(&["ip", "link", "add", &host, "type", "veth", "peer", "name", &inner, "netns", &ns.name])?;
-        let vm = Vm { ns, host, inner, ip: ip_cidr.split('/').next().unwrap().to_string(), mac: mac.to_string() };
-        sh(&["sysctl", "-qw", &format!("net.ipv6.conf.{}.disable_ipv6=1", vm.host)])?;
-        vm.ns.exec(&["ip", "link", "set", "eth0", "address", mac])?;
-        vm.ns.exec(&["ip", "addr", "add", ip_cidr, "dev", "eth0"])?;
-        vm.ns.exec(&["ip", "link", "set", "eth0", "up"])?;
-        // TCP over AF_XDP copy mode needs real checksums, not offloaded partial ones.
-        vm.ns.exec(&["ethtool", "-K", "eth0", "tx", "off"])?;
-        sh(&["ip", "link", "set", &vm.host, "up"])?;
+        Vm::in_ns(Netns::new("xtn")?, &unique("xth"), ip_cidr, mac)
+    }
+
+    /// A VM in namespace `ns` whose NIC is eth0, plugged into root-namespace port `host`.
+    pub fn in_ns(ns: Netns, host: &str, ip_cidr: &str, mac: &str) -> Result<Vm> {
+        let vm = Vm {
+            ns,
+            host: host.to_string(),
+            inner: "eth0".to_string(),
+            ip: ip_cidr.split('/').next().unwrap().to_string(),
+            mac: mac.to_string(),
+        };
+        sh_quiet(&["ip", "link", "del", host]);
+        veth_into(&vm.ns, host, "eth0", mac, ip_cidr)?;
         Ok(vm)
     }
 

@@ -59,7 +59,7 @@ impl XskQueue {
         // SAFETY: the socket is created on this worker's UMEM and only that worker
         // passes frames of that UMEM to it.
         let (tx, rx, rings) = unsafe { Socket::new(cfg, umem, &iface, queue) }
-            .map_err(|e| anyhow!("AF_XDP socket on {ifname} queue {queue}: {e}"))?;
+            .map_err(|e| anyhow!("AF_XDP socket on {ifname} queue {queue}: {e} ({:?})", std::error::Error::source(&e)))?;
         let (fq, cq) = rings.ok_or_else(|| anyhow!("{ifname} queue {queue} is already bound by this worker"))?;
         let zero_copy = is_zero_copy(rx.fd().as_raw_fd());
         Ok(XskQueue { ifname: ifname.to_string(), queue, sock_id, zero_copy, tx, rx, fq, cq, fill_held: 0, tx_held: 0 })

@@ -5,7 +5,7 @@
 //! moved, an entry that aged out or was flushed) bumps the datapath epoch so cached
 //! megaflows that used NORMAL are revalidated.
 
-use std::collections::HashMap;
+use ahash::AHashMap as HashMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
