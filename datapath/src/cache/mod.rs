@@ -25,12 +25,15 @@ pub const DEFAULT_MAX_MEGAFLOWS: usize = 200_000;
 /// Where a lookup was answered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HitKind {
+    /// The input port's in_port-only megaflow.
+    Port,
     Emc,
     Megaflow,
 }
 
 #[derive(Default, Clone, Copy, Debug)]
 pub struct CacheCounters {
+    pub port_hits: u64,
     pub emc_hits: u64,
     pub megaflow_hits: u64,
     pub misses: u64,
@@ -44,6 +47,11 @@ pub struct Cache {
     pub mf: MegaflowCache,
     pub emc_enabled: bool,
     pub counters: CacheCounters,
+    /// Per datapath input port: a megaflow whose mask is the input port alone (e.g.
+    /// `in_port=1,actions=output:2`). Such an entry matches every packet from that
+    /// port, so packets from it need no hashing or table probe at all (the idea of
+    /// Open vSwitch's "simple match"). Held with the slot version, like the EMC.
+    port_catchall: Vec<Option<(u32, u32)>>,
 }
 
 impl Cache {
@@ -53,16 +61,39 @@ impl Cache {
             mf: MegaflowCache::new(max_megaflows),
             emc_enabled: emc_entries > 0,
             counters: CacheCounters::default(),
+            port_catchall: Vec::new(),
         }
     }
 
-    /// Look `key` up; `hash` is `key.hash_dp()`. Stale entries are revalidated against
-    /// `p` (current at `epoch`). None means: take the slow path (`upcall`).
+    /// A live in_port-only megaflow for packets from `in_port`, if any.
     #[inline]
-    pub fn lookup(&mut self, key: &FlowKey, hash: u64, p: &Pipeline, epoch: u64) -> Option<(u32, HitKind)> {
+    fn catchall(&self, in_port: u32) -> Option<u32> {
+        let (idx, ver) = (*self.port_catchall.get(in_port as usize)?)?;
+        (self.mf.version(idx) == ver && self.mf.get(idx).is_some()).then_some(idx)
+    }
+
+    fn note_catchall(&mut self, key: &FlowKey, mask: &crate::flow::FlowMask, idx: u32) {
+        let only_meta = mask.w[1..].iter().all(|&w| w == 0) && key.recirc_id() == 0;
+        let p = key.in_port() as usize;
+        if only_meta && p < 4096 {
+            if self.port_catchall.len() <= p {
+                self.port_catchall.resize(p + 1, None);
+            }
+            self.port_catchall[p] = Some((idx, self.mf.version(idx)));
+        }
+    }
+
+    /// Look `key` up. Stale entries are revalidated against `p` (current at `epoch`).
+    /// None means: take the slow path (`upcall`).
+    #[inline]
+    pub fn lookup(&mut self, key: &FlowKey, p: &Pipeline, epoch: u64) -> Option<(u32, HitKind)> {
         let mut kind = HitKind::Megaflow;
-        let mut idx = None;
-        if self.emc_enabled {
+        let mut idx = self.catchall(key.in_port());
+        let mut hash = 0;
+        if idx.is_some() {
+            kind = HitKind::Port;
+        } else if self.emc_enabled {
+            hash = key.hash_dp();
             if let Some((i, ver)) = self.emc.lookup(key, hash) {
                 if self.mf.version(i) == ver && self.mf.get(i).is_some() {
                     idx = Some(i);
@@ -86,6 +117,7 @@ impl Cache {
             return None;
         }
         match kind {
+            HitKind::Port => self.counters.port_hits += 1,
             HitKind::Emc => self.counters.emc_hits += 1,
             HitKind::Megaflow => self.counters.megaflow_hits += 1,
         }
@@ -117,7 +149,7 @@ impl Cache {
 
     /// The slow path: translate `key`, install the result as a megaflow, return its
     /// index and the translation (for its side effects: learned flows, errors).
-    pub fn upcall(&mut self, key: &FlowKey, hash: u64, p: &Pipeline, epoch: u64) -> (u32, XlateOut) {
+    pub fn upcall(&mut self, key: &FlowKey, p: &Pipeline, epoch: u64) -> (u32, XlateOut) {
         self.counters.misses += 1;
         let mut out = xlate::translate(p, key);
         let last_output = out.actions.iter().rposition(|a| a.is_output()).map(|x| x as u16);
@@ -139,9 +171,10 @@ impl Cache {
             refreshed_at: 0,
         };
         let idx = self.mf.insert(&out.mask, e);
+        self.note_catchall(key, &out.mask, idx);
         if self.emc_enabled {
             let ver = self.mf.version(idx);
-            self.emc.insert(key, hash, idx, ver);
+            self.emc.insert(key, key.hash_dp(), idx, ver);
         }
         (idx, out)
     }

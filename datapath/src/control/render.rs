@@ -80,14 +80,12 @@ pub fn dump_ports(dp: &Datapath, br: Option<&str>, port: Option<&str>) -> Result
                 p.ofport, p.name, c.rx_packets, c.rx_bytes, c.rx_dropped, c.tx_packets, c.tx_bytes, c.tx_dropped
             );
             if let Some(port) = dp.ports.get(&d) {
-                let (redir, pass) = port.xdp.stats();
                 let _ = writeln!(
                     s,
-                    "           xdp: mode={} queues={} redirected={} passed_to_kernel={}",
+                    "           xdp: mode={} queues={} passed_to_kernel={}",
                     port.xdp.mode.as_str(),
                     port.queues.len(),
-                    redir,
-                    pass
+                    port.xdp.passed()
                 );
             }
         }
@@ -101,12 +99,14 @@ pub fn pmd_stats(dp: &Datapath) -> String {
     for w in &dp.workers {
         let c = w.shared.stats.pmd();
         let cpu = w.shared.cpu.map(|c| c.to_string()).unwrap_or_else(|| "unpinned".into());
-        let lookups = c.emc_hits + c.megaflow_hits + c.misses;
+        let lookups = c.port_hits + c.emc_hits + c.megaflow_hits + c.misses;
         let per = |n: u64, d: u64| if d == 0 { 0.0 } else { n as f64 / d as f64 };
-        let total_ns = c.busy_ns + c.idle_ns;
+        let to_ns = crate::pmd::tsc::to_ns;
+        let total_ticks = c.busy_ticks + c.idle_ticks;
         let _ = writeln!(s, "pmd worker {} (cpu {cpu}):", w.shared.id);
         let _ = writeln!(s, "  packets received: {}", c.packets);
         let _ = writeln!(s, "  batches: {} (avg {:.1} packets/batch)", c.batches, per(c.packets, c.batches));
+        let _ = writeln!(s, "  in_port-only megaflow hits: {} ({:.1}%)", c.port_hits, 100.0 * per(c.port_hits, lookups));
         let _ = writeln!(s, "  emc hits: {} ({:.1}%)", c.emc_hits, 100.0 * per(c.emc_hits, lookups));
         let _ = writeln!(
             s,
@@ -115,15 +115,16 @@ pub fn pmd_stats(dp: &Datapath) -> String {
             100.0 * per(c.megaflow_hits, lookups),
             per(c.subtable_probes, c.megaflow_hits + c.misses)
         );
-        let _ = writeln!(s, "  misses (upcalls): {} (avg {:.1} us per upcall)", c.misses, per(c.upcall_ns, c.misses) / 1000.0);
+        let _ = writeln!(s, "  misses (upcalls): {} (avg {:.1} us per upcall)", c.misses, per(to_ns(c.upcall_ticks), c.misses) / 1000.0);
         let _ = writeln!(s, "  megaflows revalidated: {}", c.revalidated);
         let _ = writeln!(s, "  megaflows: {}", w.shared.stats.megaflows.load(std::sync::atomic::Ordering::Relaxed));
         let _ = writeln!(
             s,
-            "  busy: {:.1}% of {:.3}s, {:.1} ns/packet (processing incl. rx/tx syscalls)",
-            100.0 * per(c.busy_ns, total_ns),
-            total_ns as f64 / 1e9,
-            per(c.busy_ns, c.packets)
+            "  busy: {:.1}% of {:.3}s, {:.0} cycles ({:.1} ns) per packet (processing incl. rx/tx syscalls)",
+            100.0 * per(c.busy_ticks, total_ticks),
+            to_ns(total_ticks) as f64 / 1e9,
+            per(c.busy_ticks, c.packets),
+            per(to_ns(c.busy_ticks), c.packets)
         );
         let _ = writeln!(s, "  idle sleeps: {}", c.sleeps);
         let free = w.shared.stats.frames_free.load(std::sync::atomic::Ordering::Relaxed);

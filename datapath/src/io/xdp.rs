@@ -16,7 +16,6 @@ static XDP_OBJ: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/xvs_xdp.bpf.o"
 
 const XDP_FLAGS_SKB_MODE: u32 = 1 << 1;
 const XDP_FLAGS_DRV_MODE: u32 = 1 << 2;
-const STAT_REDIRECT: u32 = 0;
 const STAT_PASS: u32 = 1;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -145,9 +144,9 @@ impl XdpProgram {
         }
     }
 
-    /// (frames redirected to AF_XDP, frames passed to the kernel), summed over CPUs.
-    pub fn stats(&self) -> (u64, u64) {
-        let Ok(m) = self.map("stats") else { return (0, 0) };
+    /// Frames passed to the kernel (no socket on their queue), summed over CPUs.
+    pub fn passed(&self) -> u64 {
+        let Ok(m) = self.map("stats") else { return 0 };
         let sum = |idx: u32| -> u64 {
             m.lookup_percpu(&idx.to_ne_bytes(), MapFlags::ANY)
                 .ok()
@@ -155,6 +154,6 @@ impl XdpProgram {
                 .map(|v| v.iter().map(|b| u64::from_ne_bytes(b[..8].try_into().unwrap_or([0; 8]))).sum())
                 .unwrap_or(0)
         };
-        (sum(STAT_REDIRECT), sum(STAT_PASS))
+        sum(STAT_PASS)
     }
 }

@@ -99,7 +99,7 @@ impl Classifier {
     }
 
     fn sort_subtables(&mut self) {
-        self.subtables.sort_by(|a, b| b.max_priority.cmp(&a.max_priority));
+        self.subtables.sort_by_key(|s| std::cmp::Reverse(s.max_priority));
     }
 
     /// Insert `rule`; a rule with an identical match and priority is replaced.

@@ -2,4 +2,5 @@
 //! caches to tx rings.
 
 pub mod stats;
+pub mod tsc;
 pub mod worker;

@@ -81,15 +81,18 @@ pub struct PortCounters {
 pub struct PmdCounters {
     pub packets: u64,
     pub batches: u64,
+    /// Hits on an input port's in_port-only megaflow (no hashing, no probe).
+    pub port_hits: u64,
     pub emc_hits: u64,
     pub megaflow_hits: u64,
     pub misses: u64,
     pub subtable_probes: u64,
     pub revalidated: u64,
-    pub upcall_ns: u64,
-    /// Time spent in iterations that handled packets / that found nothing.
-    pub busy_ns: u64,
-    pub idle_ns: u64,
+    /// Time-stamp-counter ticks (see `pmd::tsc`) spent in upcalls.
+    pub upcall_ticks: u64,
+    /// Ticks spent in loop iterations that handled packets / that found nothing.
+    pub busy_ticks: u64,
+    pub idle_ticks: u64,
     pub iterations: u64,
     pub sleeps: u64,
     pub drops: [u64; DropReason::COUNT],
@@ -102,7 +105,7 @@ struct AtomicPort {
 
 /// The shared, published copy of a worker's counters.
 pub struct SharedStats {
-    pmd: [AtomicU64; 13],
+    pmd: [AtomicU64; 14],
     drops: [AtomicU64; DropReason::COUNT],
     ports: Box<[AtomicPort]>,
     pub megaflows: AtomicU64,
@@ -133,12 +136,12 @@ impl SharedStats {
             c.misses,
             c.subtable_probes,
             c.revalidated,
-            c.upcall_ns,
-            c.busy_ns,
-            c.idle_ns,
+            c.upcall_ticks,
+            c.busy_ticks,
+            c.idle_ticks,
             c.iterations,
             c.sleeps,
-            0,
+            c.port_hits,
         ];
         for (a, x) in self.pmd.iter().zip(v) {
             a.store(x, Relaxed);
@@ -164,11 +167,12 @@ impl SharedStats {
             misses: g(4),
             subtable_probes: g(5),
             revalidated: g(6),
-            upcall_ns: g(7),
-            busy_ns: g(8),
-            idle_ns: g(9),
+            upcall_ticks: g(7),
+            busy_ticks: g(8),
+            idle_ticks: g(9),
             iterations: g(10),
             sleeps: g(11),
+            port_hits: g(12),
             drops: std::array::from_fn(|i| self.drops[i].load(Relaxed)),
         }
     }

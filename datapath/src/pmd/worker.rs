@@ -128,6 +128,9 @@ pub struct Worker {
     comp: [FrameDesc; 64],
     last_housekeeping: Instant,
     last_rank: Instant,
+    /// Coarse current time (refreshed every ~1000 loop iterations) for megaflow
+    /// "used" stamps, so the per-batch path does not read the clock.
+    now_ns: u64,
 }
 
 pub struct WorkerConfig {
@@ -184,6 +187,7 @@ pub fn new_worker(
         comp: [FrameDesc::default(); 64],
         last_housekeeping: Instant::now(),
         last_rank: Instant::now(),
+        now_ns: clock::now_ns(),
     };
     Ok((w, shared))
 }
@@ -195,9 +199,15 @@ impl Worker {
                 tracing::warn!("worker {}: could not pin to CPU {cpu}", self.shared.id);
             }
         }
+        let _ = super::tsc::ticks_per_ns(); // calibrate before traffic
         let mut idle_iters: u32 = 0;
+        let mut iter: u64 = 0;
+        let mut t_prev = super::tsc::now();
         loop {
-            if !self.control() {
+            iter += 1;
+            // Control messages are rare: look every 64 iterations (a sleeping worker is
+            // woken by the eventfd and looks right after).
+            if iter & 63 == 0 && !self.control() {
                 break;
             }
             let e = self.epoch_src.load(Ordering::Acquire);
@@ -205,26 +215,34 @@ impl Worker {
                 self.epoch = e;
                 self.pipeline = self.pipeline_src.load_full();
             }
-            let t0 = Instant::now();
             let n = self.poll_once();
-            let dt = t0.elapsed().as_nanos() as u64;
+            let t = super::tsc::now();
+            let dt = t.wrapping_sub(t_prev);
+            t_prev = t;
             self.c.iterations += 1;
             if n > 0 {
-                self.c.busy_ns += dt;
+                self.c.busy_ticks += dt;
                 idle_iters = 0;
             } else {
-                self.c.idle_ns += dt;
+                self.c.idle_ticks += dt;
                 idle_iters += 1;
-                if idle_iters == 1 || idle_iters % 4096 == 0 {
+                if idle_iters == 1 || idle_iters.is_multiple_of(4096) {
                     self.publish();
                 }
                 if self.mode == PollMode::Adaptive && idle_iters > 2000 {
                     self.sleep();
+                    if !self.control() {
+                        break;
+                    }
                     idle_iters = 1000;
+                    t_prev = super::tsc::now();
                 }
             }
-            if self.c.iterations % 1024 == 0 && self.last_housekeeping.elapsed() >= Duration::from_millis(100) {
-                self.housekeeping();
+            if iter & 1023 == 0 {
+                self.now_ns = clock::now_ns();
+                if self.last_housekeeping.elapsed() >= Duration::from_millis(100) {
+                    self.housekeeping();
+                }
             }
         }
         self.publish();
@@ -304,6 +322,7 @@ impl Worker {
 
     fn publish(&mut self) {
         let cc = self.cache.counters;
+        self.c.port_hits = cc.port_hits;
         self.c.emc_hits = cc.emc_hits;
         self.c.megaflow_hits = cc.megaflow_hits;
         self.c.misses = cc.misses;
@@ -350,9 +369,9 @@ impl Worker {
     fn process_batch(&mut self, in_port: u32, n: usize) {
         self.c.packets += n as u64;
         self.c.batches += 1;
-        let now = clock::now_ns();
-        // Stage 1: extract every key of the batch.
-        let mut valid = [false; BATCH];
+        let now = self.now_ns;
+        // Stage 1: extract every key of the batch (bit i of `valid`: frame i parsed).
+        let mut valid: u64 = 0;
         for i in 0..n {
             // SAFETY: descriptors just came from the rx ring of a socket on our UMEM.
             let data = unsafe { self.pool.umem.data(&self.descs[i]) };
@@ -363,27 +382,23 @@ impl Worker {
             match extract(frame, in_port, &mut self.keys[i]) {
                 Ok(o) => {
                     self.offs[i] = o;
-                    valid[i] = true;
+                    valid |= 1 << i;
                 }
-                Err(m) => {
-                    self.drop_rx(in_port, self.descs[i], DropReason::from_malformed(m));
-                }
+                Err(m) => self.drop_rx(in_port, self.descs[i], DropReason::from_malformed(m)),
             }
         }
         // Stage 2+3: cache lookup (or upcall), then execute.
         let p = self.pipeline.clone();
-        for i in 0..n {
-            if !valid[i] {
-                continue;
-            }
+        while valid != 0 {
+            let i = valid.trailing_zeros() as usize;
+            valid &= valid - 1;
             let key = &self.keys[i];
-            let hash = key.hash_dp();
-            let idx = match self.cache.lookup(key, hash, &p, self.epoch) {
+            let idx = match self.cache.lookup(key, &p, self.epoch) {
                 Some((idx, _)) => idx,
                 None => {
-                    let t = Instant::now();
-                    let (idx, out) = self.cache.upcall(key, hash, &p, self.epoch);
-                    self.c.upcall_ns += t.elapsed().as_nanos() as u64;
+                    let t = super::tsc::now();
+                    let (idx, out) = self.cache.upcall(key, &p, self.epoch);
+                    self.c.upcall_ticks += super::tsc::now().wrapping_sub(t);
                     if !out.learned.is_empty() {
                         self.send_learned(&out.learned);
                     }
@@ -567,14 +582,15 @@ impl Worker {
         self.publish();
         let mut fds: Vec<libc::pollfd> = self.socks.iter().map(|(_, q)| libc::pollfd { fd: q.fd(), events: libc::POLLIN, revents: 0 }).collect();
         fds.push(libc::pollfd { fd: self.shared.wake_fd, events: libc::POLLIN, revents: 0 });
-        let t = Instant::now();
+        let t = super::tsc::now();
         unsafe {
             libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 10);
             let mut buf = 0u64;
             libc::read(self.shared.wake_fd, &mut buf as *mut u64 as *mut libc::c_void, 8);
         }
-        self.c.idle_ns += t.elapsed().as_nanos() as u64;
+        self.c.idle_ticks += super::tsc::now().wrapping_sub(t);
         self.c.sleeps += 1;
+        self.now_ns = clock::now_ns();
     }
 
     fn dump_megaflows(&mut self) -> Vec<MegaflowDump> {
