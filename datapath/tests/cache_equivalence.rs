@@ -170,6 +170,39 @@ fn random_packet(r: &mut Rng, dp_ports: &[u32]) -> FlowKey {
     k
 }
 
+/// A conjunctive match: clause 1 on nw_dst, clause 2 on tp_dst (optionally a
+/// clause 3 on in_port), and the `conj_id` rule with the actions, as Neutron's
+/// security groups write them.
+fn random_conjunction(r: &mut Rng, id: u32) -> Vec<FlowSpec> {
+    let table = r.below(2) as u8;
+    let prio = Some(r.pick(&[15u16, 25, 35]));
+    let n: u8 = if r.chance(30) { 3 } else { 2 };
+    let conj = |k: u8| vec![Action::Conjunction { id, clause: k, n_clauses: n }];
+    let mut v = Vec::new();
+    for _ in 0..1 + r.below(2) {
+        let mut m = Match::catchall();
+        m.set(Field::EthType, 0x0800);
+        m.set(Field::Ipv4Dst, r.pick(&IPS) as u128);
+        v.push(FlowSpec { table: Some(table), priority: prio, m, actions: Some(conj(1)), ..Default::default() });
+    }
+    for _ in 0..1 + r.below(2) {
+        let mut m = Match::catchall();
+        m.set(Field::EthType, 0x0800);
+        m.set(Field::IpProto, r.pick(&[6u128, 17]));
+        m.set(Field::TpDst, r.pick(&PORTS) as u128);
+        v.push(FlowSpec { table: Some(table), priority: prio, m, actions: Some(conj(2)), ..Default::default() });
+    }
+    if n == 3 {
+        let mut m = Match::catchall();
+        m.set(Field::InPort, r.below(4) as u128 + 1);
+        v.push(FlowSpec { table: Some(table), priority: prio, m, actions: Some(conj(3)), ..Default::default() });
+    }
+    let mut m = Match::catchall();
+    m.set(Field::ConjId, id as u128);
+    v.push(FlowSpec { table: Some(table), priority: prio, m, actions: Some(random_actions(r, table)), ..Default::default() });
+    v
+}
+
 /// br0 with four afxdp ports (ofports 1-4) and a patch to br1, which has one port.
 fn build(r: &mut Rng, n_rules: usize) -> (Ofproto, Vec<u32>) {
     let mut o = Ofproto::new();
@@ -186,7 +219,10 @@ fn build(r: &mut Rng, n_rules: usize) -> (Ofproto, Vec<u32>) {
     o.add_port("br1", PortRequest { name: "patch1".into(), ofport: Some(1), kind: Some(PortKind::Patch { peer: "patch0".into() }), ..Default::default() }).unwrap();
     let p = o.add_port("br1", PortRequest { name: "q1".into(), ofport: Some(2), ..Default::default() }).unwrap();
     dps.push(p.dp_port.unwrap());
-    let rules: Vec<FlowSpec> = (0..n_rules).map(|_| random_rule(r)).collect();
+    let mut rules: Vec<FlowSpec> = (0..n_rules).map(|_| random_rule(r)).collect();
+    for id in 0..r.below(3) as u32 {
+        rules.extend(random_conjunction(r, id + 1));
+    }
     o.add_flows("br0", &rules).unwrap();
     let br1: Vec<FlowSpec> = (0..n_rules / 3).map(|_| random_rule(r)).collect();
     o.add_flows("br1", &br1).unwrap();

@@ -75,6 +75,21 @@ pub struct Classifier {
     /// Sorted by `max_priority`, descending.
     subtables: Vec<Arc<Subtable>>,
     n_rules: usize,
+    /// Rules whose actions are `conjunction(...)` clauses. While there are none, a
+    /// lookup is the plain highest-priority match.
+    n_conj: usize,
+}
+
+/// The `conjunction(id, k/n)` memberships of a rule (empty for ordinary rules).
+fn conj_clauses(r: &Rule) -> impl Iterator<Item = (u32, u8, u8)> + '_ {
+    r.actions.iter().filter_map(|a| match a {
+        crate::flow::Action::Conjunction { id, clause, n_clauses } => Some((*id, *clause, *n_clauses)),
+        _ => None,
+    })
+}
+
+fn is_conj(r: &Rule) -> bool {
+    conj_clauses(r).next().is_some()
 }
 
 fn rule_order(a: &Arc<Rule>, b: &Arc<Rule>) -> std::cmp::Ordering {
@@ -105,6 +120,7 @@ impl Classifier {
     /// Insert `rule`; a rule with an identical match and priority is replaced.
     pub fn insert(&mut self, rule: Arc<Rule>) -> Inserted {
         let mask = rule.m.mask;
+        let new_conj = is_conj(&rule) as usize;
         let idx = match self.subtables.iter().position(|s| s.mask == mask) {
             Some(i) => i,
             None => {
@@ -137,6 +153,10 @@ impl Classifier {
         if prio > st.max_priority || st.n_rules == 1 {
             st.max_priority = st.max_priority.max(prio);
         }
+        self.n_conj += new_conj;
+        if let Inserted::Replaced(old) = &out {
+            self.n_conj -= is_conj(old) as usize;
+        }
         self.sort_subtables();
         out
     }
@@ -159,6 +179,7 @@ impl Classifier {
         };
         st.n_rules -= 1;
         self.n_rules -= 1;
+        self.n_conj -= is_conj(&removed) as usize;
         if st.n_rules == 0 {
             self.subtables.remove(idx);
         } else if removed.priority >= st.max_priority {
@@ -176,10 +197,68 @@ impl Classifier {
         b.rules.iter().find(|r| r.priority == priority)
     }
 
-    /// Highest-priority rule matching `flow`. Adds to `wc` the mask of every subtable
-    /// consulted.
+    /// Highest-priority rule matching `flow`, conjunctive matches included. Adds to
+    /// `wc` the mask of every subtable consulted.
     #[inline]
     pub fn lookup(&self, flow: &FlowKey, wc: &mut FlowMask) -> Option<&Arc<Rule>> {
+        if self.n_conj == 0 {
+            self.lookup_plain(flow, wc, false)
+        } else {
+            self.lookup_conj(flow, wc)
+        }
+    }
+
+    /// Open vSwitch's conjunctive match: rules whose actions are `conjunction(id,k/n)`
+    /// do not match on their own; when, at some priority, every clause 1..n of a
+    /// conjunction `id` has a matching rule, the packet is looked up again with
+    /// `conj_id=id`, which finds the rule that carries the conjunction's actions. An
+    /// ordinary rule of higher (or equal) priority wins over the conjunction.
+    fn lookup_conj(&self, flow: &FlowKey, wc: &mut FlowMask) -> Option<&Arc<Rule>> {
+        let all = self.lookup_all(flow, wc);
+        let best_plain = all.iter().find(|r| !is_conj(r)).copied();
+        let floor = best_plain.map(|r| r.priority);
+        // Conjunction candidates strictly above the best ordinary rule, by priority.
+        let mut i = 0;
+        while i < all.len() {
+            let prio = all[i].priority;
+            if floor.is_some_and(|f| prio <= f) {
+                break;
+            }
+            let same: Vec<&Arc<Rule>> = all[i..].iter().take_while(|r| r.priority == prio).copied().collect();
+            i += same.len();
+            // (id, n) -> clauses seen (bitmask; n <= 64 as OVS limits it).
+            let mut seen: Vec<(u32, u8, u64)> = Vec::new();
+            for r in same.iter().filter(|r| is_conj(r)) {
+                for (id, k, n) in conj_clauses(r) {
+                    match seen.iter_mut().find(|(i2, n2, _)| *i2 == id && *n2 == n) {
+                        Some(e) => e.2 |= 1 << (k - 1),
+                        None => seen.push((id, n, 1 << (k - 1))),
+                    }
+                }
+            }
+            seen.sort_by_key(|e| e.0);
+            for (id, n, bits) in seen {
+                let full = if n >= 64 { u64::MAX } else { (1u64 << n) - 1 };
+                if bits == full {
+                    let mut f = *flow;
+                    crate::flow::Field::ConjId.set(&mut f, id as u128);
+                    // The conj_id rule is an ordinary rule; conjunctive clauses cannot
+                    // match conj_id, so a plain lookup finds it.
+                    if let Some(r) = self.lookup_plain(&f, wc, true) {
+                        if crate::flow::Field::ConjId.get(&r.m.mask) != 0 {
+                            return Some(r);
+                        }
+                    }
+                }
+            }
+        }
+        best_plain
+    }
+
+    /// Highest-priority rule matching `flow`; with `skip_conj`, conjunctive clause
+    /// rules are ignored.
+    #[inline]
+    fn lookup_plain(&self, flow: &FlowKey, wc: &mut FlowMask, skip_conj: bool) -> Option<&Arc<Rule>> {
         let mut best: Option<&Arc<Rule>> = None;
         for st in &self.subtables {
             if let Some(b) = best {
@@ -189,9 +268,11 @@ impl Classifier {
             }
             wc.or_assign(&st.mask);
             if let Some(bucket) = st.find(flow) {
-                let r = &bucket.rules[0];
-                if best.is_none_or(|b| r.priority > b.priority) {
-                    best = Some(r);
+                let r = if skip_conj { bucket.rules.iter().find(|r| !is_conj(r)) } else { bucket.rules.first() };
+                if let Some(r) = r {
+                    if best.is_none_or(|b| r.priority > b.priority) {
+                        best = Some(r);
+                    }
                 }
             }
         }
@@ -292,6 +373,54 @@ mod tests {
         k.set_in_port(3);
         let mut wc = FlowKey::ZERO;
         assert_eq!(c.lookup(&k, &mut wc).unwrap().id, 3);
+    }
+
+    fn rule_acts(id: u64, prio: u16, m: Match, acts: Vec<crate::flow::Action>) -> Arc<Rule> {
+        let r = rule(id, prio, m);
+        let mut r = Arc::try_unwrap(r).unwrap();
+        r.actions = Arc::from(acts);
+        Arc::new(r)
+    }
+
+    #[test]
+    fn conjunctive_match() {
+        use crate::flow::Action;
+        let conj = |id, k, n| vec![Action::Conjunction { id, clause: k, n_clauses: n }];
+        let mut c = Classifier::new();
+        for (i, ip) in [0x0a00_0001u128, 0x0a00_0002].iter().enumerate() {
+            let mut m = Match::catchall();
+            m.set(Field::EthType, 0x0800);
+            m.set(Field::Ipv4Src, *ip);
+            c.insert(rule_acts(10 + i as u64, 10, m, conj(7, 1, 2)));
+        }
+        let mut m = Match::catchall();
+        m.set(Field::EthType, 0x0800);
+        m.set(Field::IpProto, 6);
+        m.set(Field::TpDst, 80);
+        c.insert(rule_acts(20, 10, m, conj(7, 2, 2)));
+        let mut m = Match::catchall();
+        m.set(Field::ConjId, 7);
+        c.insert(rule_acts(30, 10, m, vec![Action::Output { port: 5, max_len: None }]));
+        c.insert(rule(40, 1, Match::catchall()));
+
+        let pkt = |src: u128, dport: u128| {
+            let mut k = FlowKey::ZERO;
+            Field::EthType.set(&mut k, 0x0800);
+            Field::IpProto.set(&mut k, 6);
+            Field::Ipv4Src.set(&mut k, src);
+            Field::TpDst.set(&mut k, dport);
+            k
+        };
+        let id = |k: FlowKey| c.lookup(&k, &mut FlowKey::ZERO.clone()).map(|r| r.id);
+        assert_eq!(id(pkt(0x0a00_0001, 80)), Some(30), "both clauses match");
+        assert_eq!(id(pkt(0x0a00_0002, 80)), Some(30), "another member of clause 1");
+        assert_eq!(id(pkt(0x0a00_0001, 81)), Some(40), "clause 2 missing");
+        assert_eq!(id(pkt(0x0a00_0003, 80)), Some(40), "clause 1 missing");
+        // An ordinary rule of higher priority wins over the conjunction.
+        let mut m = Match::catchall();
+        m.set(Field::TpDst, 80);
+        c.insert(rule(50, 20, m));
+        assert_eq!(c.lookup(&pkt(0x0a00_0001, 80), &mut FlowKey::ZERO.clone()).map(|r| r.id), Some(50));
     }
 
     #[test]

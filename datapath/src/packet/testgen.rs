@@ -317,6 +317,9 @@ impl FrameSpec {
                 let body = l4_bytes(l4, &self.payload, None, Some(&ip));
                 let mut ext_bytes = Vec::new();
                 exts.write(&mut ext_bytes, first).unwrap();
+                if let Some((o, m)) = ext.frag {
+                    rfc_fragment_field(&mut ext_bytes, first.0, o, m);
+                }
                 ip.set_payload_length(ext_bytes.len() + body.len()).unwrap();
                 f.extend_from_slice(&ip.to_bytes());
                 f.extend_from_slice(&ext_bytes);
@@ -527,6 +530,34 @@ fn other() -> impl Strategy<Value = L3> {
 
 /// Frames of every kind `extract` handles. With `fragments`, IP packets may be
 /// fragments.
+/// etherparse 0.16 lays out the IPv6 fragment header's offset and M flag in its own
+/// way (the offset's low bits at the bottom of byte 3, M at the top), not as RFC 8200
+/// says (13-bit offset, two reserved bits, M as bit 0). Rewrite that field of the
+/// fragment header in an extension chain so the frames are what real stacks send.
+fn rfc_fragment_field(chain: &mut [u8], first: u8, offset: u16, more: bool) {
+    let (mut nh, mut off) = (first, 0usize);
+    while off + 8 <= chain.len() {
+        match nh {
+            44 => {
+                let v = (offset << 3) | more as u16;
+                chain[off + 2..off + 4].copy_from_slice(&v.to_be_bytes());
+                return;
+            }
+            0 | 43 | 60 => {
+                nh = chain[off];
+                off += (chain[off + 1] as usize + 1) * 8;
+            }
+            _ => return,
+        }
+    }
+}
+
+/// Read an IPv6 fragment header's (offset, more-fragments) the RFC 8200 way.
+pub fn rfc_fragment_bits(header: &[u8]) -> (u16, bool) {
+    let v = u16::from_be_bytes([header[2], header[3]]);
+    (v >> 3, v & 1 != 0)
+}
+
 pub fn frame_spec(fragments: bool) -> impl Strategy<Value = FrameSpec> {
     let l3 = prop_oneof![4 => ipv4(fragments), 4 => ipv6(fragments), 2 => arp(), 1 => other()];
     (

@@ -492,8 +492,9 @@ fn expected(frame: &[u8], spec: &FrameSpec) -> (FlowKey, Offsets) {
             let mut frag = 0;
             for e in ip.extensions().clone() {
                 if let Ipv6ExtensionSlice::Fragment(f) = e {
-                    let off = f.fragment_offset().value();
-                    if f.more_fragments() || off != 0 {
+                    // etherparse decodes this field in its own layout; read it per RFC.
+                    let (off, more) = crate::packet::testgen::rfc_fragment_bits(f.slice());
+                    if more || off != 0 {
                         frag = FRAG_ANY | if off != 0 { FRAG_LATER } else { 0 };
                     }
                 }
