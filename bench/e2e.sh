@@ -41,7 +41,7 @@ median() { grep -o 'median=[0-9.]*' | cut -d= -f2; }
 run_xvs() { # FLOWS EXTRA_FLOW...
     local flows=$1; shift
     eval "$("$PEERS/topo.sh" up 2>/dev/null | tail -1)"
-    taskset -c "$SW_CPU" "$XVSD" --socket "$SOCK" --cpus "$SW_CPU" >"$OUT/xvsd.log" 2>&1 &
+    taskset -c "$SW_CPU" "$XVSD" --socket "$SOCK" --cpus "$SW_CPU" --no-state >"$OUT/xvsd.log" 2>&1 &
     XVSD_PID=$!
     for _ in $(seq 50); do [ -S "$SOCK" ] && "$XVSCTL" --socket "$SOCK" version >/dev/null 2>&1 && break; sleep 0.1; done
     local c="$XVSCTL --socket $SOCK"

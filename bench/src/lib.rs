@@ -1,6 +1,8 @@
 //! Shared fixtures of the micro-benchmarks: frames, and pipelines built the way the
 //! control plane builds them (no daemon, no sockets).
 
+pub mod rules;
+
 use std::sync::Arc;
 
 use etherparse::PacketBuilder;

@@ -52,13 +52,27 @@ pub struct DpPort {
     pub queues: Vec<(u32, usize, bool)>,
 }
 
+/// A configured AF_XDP port whose netdev could not be opened (e.g. missing when the
+/// state was restored). It stays in the bridge (flows may name it) and is retried
+/// periodically, like an Open vSwitch interface with an `error`.
+pub struct InactivePort {
+    pub name: String,
+    pub mode: XdpMode,
+    pub error: String,
+}
+
 pub struct Datapath {
     pub ofproto: Ofproto,
     pub pipeline: Arc<ArcSwap<Pipeline>>,
     pub epoch: Arc<AtomicU64>,
     pub workers: Vec<WorkerHandle>,
     pub ports: BTreeMap<u32, DpPort>,
+    /// Datapath port number -> port waiting for its netdev.
+    pub inactive: BTreeMap<u32, InactivePort>,
     pub config: DaemonConfig,
+    /// The configuration changed since the state file was last written.
+    pub dirty: bool,
+    last_retry: std::time::Instant,
 }
 
 impl Datapath {
@@ -80,12 +94,24 @@ impl Datapath {
             let thread = std::thread::Builder::new().name(format!("xvs-pmd{id}")).spawn(move || w.run())?;
             workers.push(WorkerHandle { shared, tx, thread: Some(thread) });
         }
-        Ok((Datapath { ofproto, pipeline, epoch, workers, ports: BTreeMap::new(), config }, up_rx))
+        let dp = Datapath {
+            ofproto,
+            pipeline,
+            epoch,
+            workers,
+            ports: BTreeMap::new(),
+            inactive: BTreeMap::new(),
+            config,
+            dirty: false,
+            last_retry: std::time::Instant::now(),
+        };
+        Ok((dp, up_rx))
     }
 
     /// Publish the current OpenFlow state to the workers. The snapshot is stored
     /// before the epoch moves, so a worker that sees the new epoch loads it.
     pub fn publish(&mut self) {
+        self.dirty = true;
         let p = self.ofproto.snapshot();
         self.pipeline.store(Arc::new(p));
         self.epoch.fetch_add(1, Ordering::Release);
@@ -129,6 +155,13 @@ impl Datapath {
     /// Add a port to a bridge. AF_XDP ports get their XDP program and one socket per
     /// rx queue, spread over the workers. Either everything is set up or nothing is.
     pub fn add_port(&mut self, br: &str, req: PortRequest) -> Result<()> {
+        self.add_port_inner(br, req, false)
+    }
+
+    /// Add a port; with `keep_if_missing`, an AF_XDP port whose netdev cannot be opened
+    /// is still configured (inactive, retried later) instead of refused. Used when
+    /// restoring saved state: the netdev may come back after xvsd.
+    fn add_port_inner(&mut self, br: &str, req: PortRequest, keep_if_missing: bool) -> Result<()> {
         let (_ofport, dp) = self.ofproto.check_add_port(br, &req)?;
         let kind = req.kind.clone().unwrap_or(PortKind::Afxdp);
         if let (PortKind::Afxdp, Some(dp)) = (&kind, dp) {
@@ -139,11 +172,20 @@ impl Datapath {
                 Some(m) => XdpMode::parse(m)?,
                 None => XdpMode::Native,
             };
-            let port = self.open_afxdp(dp, &req.name, mode)?;
-            self.ports.insert(dp, port);
+            match self.open_afxdp(dp, &req.name, mode) {
+                Ok(port) => {
+                    self.ports.insert(dp, port);
+                }
+                Err(e) if keep_if_missing => {
+                    tracing::warn!("port {}: {e:#} (kept, will retry)", req.name);
+                    self.inactive.insert(dp, InactivePort { name: req.name.clone(), mode, error: format!("{e:#}") });
+                }
+                Err(e) => return Err(e),
+            }
         }
         if let Err(e) = self.ofproto.add_port(br, req) {
             if let Some(dp) = dp {
+                self.inactive.remove(&dp);
                 if let Some(p) = self.ports.remove(&dp) {
                     self.close_afxdp(p);
                 }
@@ -173,7 +215,19 @@ impl Datapath {
             let res = (|| -> Result<()> {
                 let shared = &self.workers[w].shared;
                 let sock_id = shared.next_sock_id.fetch_add(1, Ordering::Relaxed);
-                let xq = XskQueue::open(&shared.umem, ifname, q, sock_id)?;
+                // Right after a previous xvsd died, the kernel may still be releasing
+                // its sockets on this queue: retry for a moment before giving up.
+                let t0 = std::time::Instant::now();
+                let xq = loop {
+                    match XskQueue::open(&shared.umem, ifname, q, sock_id) {
+                        Ok(x) => break x,
+                        Err(e) if t0.elapsed() < Duration::from_secs(2) => {
+                            tracing::debug!("{e:#}; retrying");
+                            std::thread::sleep(Duration::from_millis(50));
+                        }
+                        Err(e) => return Err(e),
+                    }
+                };
                 let zc = xq.zero_copy;
                 let fd = self
                     .ask(w, |reply| WorkerMsg::AddQueue { dp_port: dp, q: Box::new(xq), reply })?
@@ -204,6 +258,7 @@ impl Datapath {
     pub fn del_port(&mut self, br: Option<&str>, name: &str) -> Result<()> {
         let (_br, port) = self.ofproto.del_port(br, name)?;
         if let Some(dp) = port.dp_port {
+            self.inactive.remove(&dp);
             if let Some(p) = self.ports.remove(&dp) {
                 self.close_afxdp(p);
             }
@@ -215,6 +270,7 @@ impl Datapath {
     pub fn del_bridge(&mut self, name: &str) -> Result<()> {
         let dps = self.ofproto.del_bridge(name)?;
         for dp in dps {
+            self.inactive.remove(&dp);
             if let Some(p) = self.ports.remove(&dp) {
                 self.close_afxdp(p);
             }
@@ -250,7 +306,8 @@ impl Datapath {
         }
     }
 
-    /// Periodic control-plane work: expire timed-out rules and aged MAC entries.
+    /// Periodic control-plane work: expire timed-out rules and aged MAC entries, retry
+    /// inactive ports.
     pub fn tick(&mut self) {
         let expired = self.ofproto.expire_rules();
         for b in self.ofproto.bridges.values() {
@@ -259,6 +316,71 @@ impl Datapath {
         if expired > 0 {
             self.publish();
         }
+        if !self.inactive.is_empty() && self.last_retry.elapsed() >= Duration::from_secs(5) {
+            self.last_retry = std::time::Instant::now();
+            self.retry_inactive();
+        }
+    }
+
+    fn retry_inactive(&mut self) {
+        let waiting: Vec<(u32, String, XdpMode)> = self.inactive.iter().map(|(d, p)| (*d, p.name.clone(), p.mode)).collect();
+        for (dp, name, mode) in waiting {
+            match self.open_afxdp(dp, &name, mode) {
+                Ok(port) => {
+                    tracing::info!("port {name} is up");
+                    self.inactive.remove(&dp);
+                    self.ports.insert(dp, port);
+                    // Megaflows that dropped frames for the missing port are stale now.
+                    self.publish();
+                }
+                Err(e) => {
+                    if let Some(p) = self.inactive.get_mut(&dp) {
+                        p.error = format!("{e:#}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Rebuild bridges, ports and flows from a state file (at start). Ports whose
+    /// netdev is missing are kept inactive and retried; a flow that no longer parses is
+    /// reported and skipped. Counters start at zero.
+    pub fn restore(&mut self, st: &crate::persist::State) -> Result<()> {
+        use crate::flow::parse::{parse_flow, ParseMode};
+        for b in &st.bridges {
+            self.ofproto.add_bridge_empty(&b.name, b.fail_secure)?;
+        }
+        for b in &st.bridges {
+            for p in &b.ports {
+                let mut options = p.options.clone();
+                let kind = match p.kind.as_str() {
+                    "patch" => PortKind::Patch { peer: options.remove("peer").unwrap_or_default() },
+                    _ => PortKind::Afxdp,
+                };
+                let req = PortRequest { name: p.name.clone(), kind: Some(kind), ofport: Some(p.ofport), tag: p.tag, trunks: p.trunks.clone(), options };
+                if let Err(e) = self.add_port_inner(&b.name, req, true) {
+                    tracing::error!("restoring port {} on {}: {e:#}", p.name, b.name);
+                }
+            }
+            let specs: Vec<crate::flow::FlowSpec> = {
+                let br = self.ofproto.bridge(&b.name)?;
+                let names = br.port_names();
+                b.flows
+                    .iter()
+                    .filter_map(|f| match parse_flow(f, ParseMode::Add, &names) {
+                        Ok(s) => Some(s),
+                        Err(e) => {
+                            tracing::error!("restoring a flow of {}: {e}: {f}", b.name);
+                            None
+                        }
+                    })
+                    .collect()
+            };
+            self.ofproto.add_flows(&b.name, &specs)?;
+        }
+        self.publish();
+        self.dirty = false;
+        Ok(())
     }
 
     /// Stop the workers and detach every port.

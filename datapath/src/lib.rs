@@ -17,5 +17,6 @@ pub mod io;
 pub mod odp;
 pub mod ofproto;
 pub mod packet;
+pub mod persist;
 pub mod pmd;
 pub mod xlate;

@@ -245,6 +245,8 @@ impl Drop for Vm {
 /// An xvsd process with its own control socket; killed on drop.
 pub struct Xvsd {
     pub child: Child,
+    /// Leave `dir` (state file, log) behind on drop, for a restart on the same state.
+    pub keep_dir: bool,
     pub socket: PathBuf,
     pub dir: PathBuf,
 }
@@ -254,13 +256,29 @@ impl Xvsd {
     /// its control socket.
     pub fn start(extra: &[&str]) -> Result<Xvsd> {
         let dir = std::env::temp_dir().join(unique("xvsd-"));
+        Xvsd::start_in(&dir, extra)
+    }
+
+    /// Start xvsd with its socket, state file and log in `dir` (an existing `dir`
+    /// from an earlier run means: restart with the state saved there).
+    pub fn start_in(dir: &Path, extra: &[&str]) -> Result<Xvsd> {
+        let dir = dir.to_path_buf();
         std::fs::create_dir_all(&dir)?;
         let socket = dir.join("xvsd.sock");
-        let log = std::fs::File::create(dir.join("xvsd.log"))?;
-        let mut args = vec!["--socket".to_string(), socket.display().to_string(), "--poll".into(), "adaptive".into(), "--frames".into(), "4096".into()];
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("xvsd.log"))?;
+        let mut args = vec![
+            "--socket".to_string(),
+            socket.display().to_string(),
+            "--state-file".into(),
+            dir.join("state.json").display().to_string(),
+            "--poll".into(),
+            "adaptive".into(),
+            "--frames".into(),
+            "4096".into(),
+        ];
         args.extend(extra.iter().map(|s| s.to_string()));
         let child = Command::new(bin("xvsd")).args(&args).stdout(Stdio::null()).stderr(log).spawn()?;
-        let mut x = Xvsd { child, socket, dir };
+        let mut x = Xvsd { child, keep_dir: false, socket, dir };
         let t0 = Instant::now();
         while t0.elapsed() < Duration::from_secs(10) {
             if x.socket.exists() && x.ctl(&["version"]).is_ok() {
@@ -310,6 +328,13 @@ impl Xvsd {
         matches!(self.child.try_wait(), Ok(None))
     }
 
+    /// Kill with SIGKILL (no cleanup at all) and reap; the directory is kept so that a
+    /// new xvsd can be started on the same state.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Send SIGTERM and wait for a clean exit; returns the exit status code.
     pub fn stop(&mut self) -> Option<i32> {
         unsafe {
@@ -334,7 +359,9 @@ impl Drop for Xvsd {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if !self.keep_dir {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 

@@ -33,6 +33,12 @@ struct Args {
     /// Exact-match cache entries per worker (0 disables the EMC).
     #[arg(long)]
     emc_entries: Option<usize>,
+    /// Where bridges, ports and flows are saved (and restored from at start).
+    #[arg(long, default_value = "/var/lib/xvs/state.json")]
+    state_file: PathBuf,
+    /// Neither restore nor save state.
+    #[arg(long)]
+    no_state: bool,
 }
 
 fn parse_cpus(s: &str) -> Result<Vec<usize>> {
@@ -57,6 +63,24 @@ fn parse_cpus(s: &str) -> Result<Vec<usize>> {
     Ok(v)
 }
 
+/// Write the state file if the configuration changed (serialized under the lock,
+/// written outside it).
+fn save_if_dirty(dp: &Mutex<Datapath>, path: Option<&std::path::Path>) {
+    let Some(path) = path else { return };
+    let st = {
+        let mut d = dp.lock().unwrap_or_else(|p| p.into_inner());
+        if !d.dirty {
+            return;
+        }
+        d.dirty = false;
+        xvs::persist::capture(&d.ofproto)
+    };
+    if let Err(e) = xvs::persist::save(path, &st) {
+        tracing::error!("saving state: {e:#}");
+        dp.lock().unwrap_or_else(|p| p.into_inner()).dirty = true;
+    }
+}
+
 fn main() -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
@@ -74,7 +98,15 @@ fn main() -> Result<()> {
     };
     let server = Server::bind(&args.socket)?;
     let config = DaemonConfig { cpus, poll, frames_per_worker: args.frames, emc_entries: args.emc_entries };
-    let (dp, upcalls) = Datapath::start(config)?;
+    let (mut dp, upcalls) = Datapath::start(config)?;
+    let state_file = (!args.no_state).then(|| args.state_file.clone());
+    if let Some(path) = &state_file {
+        if let Some(st) = xvs::persist::load(path)? {
+            dp.restore(&st).with_context(|| format!("restoring {}", path.display()))?;
+            let flows: usize = st.bridges.iter().map(|b| b.flows.len()).sum();
+            tracing::info!("restored {} bridge(s) and {flows} flow(s) from {}", st.bridges.len(), path.display());
+        }
+    }
     let dp = Arc::new(Mutex::new(dp));
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
@@ -87,6 +119,7 @@ fn main() -> Result<()> {
         let stop = stop.clone();
         std::thread::Builder::new().name("xvs-main".into()).spawn(move || {
             let mut last_tick = Instant::now();
+            let mut last_save = Instant::now();
             while !stop.load(Ordering::Relaxed) {
                 if let Ok(Upcall::Learned(b, specs)) = upcalls.recv_timeout(Duration::from_millis(100)) {
                     let mut d = dp.lock().unwrap_or_else(|p| p.into_inner());
@@ -100,7 +133,13 @@ fn main() -> Result<()> {
                     last_tick = Instant::now();
                     dp.lock().unwrap_or_else(|p| p.into_inner()).tick();
                 }
+                // At most one save a second: learned flows can change tables often.
+                if last_save.elapsed() >= Duration::from_secs(1) {
+                    last_save = Instant::now();
+                    save_if_dirty(&dp, state_file.as_deref());
+                }
             }
+            save_if_dirty(&dp, state_file.as_deref());
         })?
     };
 

@@ -30,6 +30,9 @@ pub fn show(dp: &Datapath) -> String {
                 PortKind::Afxdp => {
                     let _ = writeln!(s, "            type: afxdp");
                     let _ = writeln!(s, "            ofport: {}", p.ofport);
+                    if let Some(i) = p.dp_port.and_then(|d| dp.inactive.get(&d)) {
+                        let _ = writeln!(s, "            error: \"{}\" (retried every 5s)", i.error);
+                    }
                     if let Some(d) = p.dp_port.and_then(|d| dp.ports.get(&d)) {
                         let zc = d.queues.iter().any(|q| q.2);
                         let _ = writeln!(

@@ -258,6 +258,15 @@ impl Ofproto {
     /// `add-br NAME`: a standalone bridge starts with OVS's default flow
     /// `priority=0 actions=NORMAL`; `fail_secure` bridges start empty.
     pub fn add_bridge(&mut self, name: &str, fail_secure: bool) -> Result<(), OfError> {
+        self.add_bridge_inner(name, fail_secure, !fail_secure)
+    }
+
+    /// A bridge with no flows at all, whatever its fail mode (restoring saved state).
+    pub fn add_bridge_empty(&mut self, name: &str, fail_secure: bool) -> Result<(), OfError> {
+        self.add_bridge_inner(name, fail_secure, false)
+    }
+
+    fn add_bridge_inner(&mut self, name: &str, fail_secure: bool, default_flow: bool) -> Result<(), OfError> {
         validate_name(name)?;
         if self.bridges.contains_key(name) {
             return Err(OfError::BridgeExists(name.to_string()));
@@ -275,7 +284,7 @@ impl Ofproto {
             mac: Arc::new(MacTable::new(self.epoch.clone())),
             fail_secure,
         };
-        if !fail_secure {
+        if default_flow {
             let spec = FlowSpec { priority: Some(0), actions: Some(vec![Action::Normal]), ..Default::default() };
             let r = self.new_rule(0, &spec, Arc::from(vec![Action::Normal]), None);
             b.tables[0].insert(r);

@@ -1,0 +1,468 @@
+//! The differential harness: one topology and flow set built both in a private Open
+//! vSwitch and in an in-process xvs `Ofproto`; each test packet is traced through
+//! both, both sides' datapath actions are executed on copies of the same frame, and
+//! the multisets of (output port name, frame bytes) must be equal.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use xvs::exec;
+use xvs::flow::parse::{parse_flow, ParseMode};
+use xvs::flow::FlowKey;
+use xvs::odp::format_dp_actions;
+use xvs::ofproto::pipeline::Pipeline;
+use xvs::ofproto::rule::{Rule, RuleStats};
+use xvs::ofproto::{Criteria, Ofproto, PortKind, PortRequest};
+use xvs::packet::extract::{extract, Offsets};
+use xvs::xlate::{self, trace::Trace, XlateOut};
+
+use super::known::{classify, KnownMismatch};
+use super::odp_parse::{self, Parsed};
+use super::ovs::{Ovs, OvsPort, OvsPortType};
+use super::packet::{check_frame, fmt_mac, Pkt};
+
+#[derive(Clone, Debug)]
+pub struct PortDef {
+    pub name: String,
+    pub ofport: u32,
+    /// Some(peer) for a patch port.
+    pub patch: Option<String>,
+    pub tag: Option<u16>,
+    pub trunks: Vec<u16>,
+}
+
+impl PortDef {
+    pub fn plain(name: &str, ofport: u32) -> PortDef {
+        PortDef { name: name.into(), ofport, patch: None, tag: None, trunks: vec![] }
+    }
+    pub fn access(name: &str, ofport: u32, tag: u16) -> PortDef {
+        PortDef { tag: Some(tag), ..PortDef::plain(name, ofport) }
+    }
+    pub fn trunk(name: &str, ofport: u32, trunks: &[u16]) -> PortDef {
+        PortDef { trunks: trunks.to_vec(), ..PortDef::plain(name, ofport) }
+    }
+    pub fn patch(name: &str, ofport: u32, peer: &str) -> PortDef {
+        PortDef { patch: Some(peer.into()), ..PortDef::plain(name, ofport) }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct BridgeDef {
+    pub name: String,
+    pub ports: Vec<PortDef>,
+}
+
+/// A static MAC table entry (`ovs-appctl fdb/add`; xvs: `MacTable::learn`).
+#[derive(Clone, Debug)]
+pub struct Fdb {
+    pub bridge: String,
+    pub port: String,
+    pub vlan: u16,
+    pub mac: [u8; 6],
+}
+
+/// What one side did with a packet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// (output port name, frame) per output, sorted.
+    Out(Vec<(String, Vec<u8>)>),
+}
+
+/// Everything about one case that disagreed, for the report and for classification.
+#[derive(Clone, Debug)]
+pub struct CaseReport {
+    pub scenario: String,
+    pub label: String,
+    pub pkt: Pkt,
+    pub flows: BTreeMap<String, Vec<String>>,
+    pub ovs_trace: String,
+    pub ovs_actions: String,
+    pub xvs_actions: String,
+    pub xvs_error: Option<String>,
+    pub xvs_trace: String,
+    pub ovs_out: Vec<(String, Vec<u8>)>,
+    pub xvs_out: Vec<(String, Vec<u8>)>,
+    pub problem: String,
+}
+
+impl CaseReport {
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "=== [{}] {}: {}", self.scenario, self.label, self.problem);
+        let _ = writeln!(s, "packet: {}", self.pkt.describe());
+        let _ = writeln!(s, "OVS datapath actions: {}", self.ovs_actions);
+        let _ = writeln!(s, "xvs datapath actions: {}{}", self.xvs_actions, self.xvs_error.as_ref().map(|e| format!(" (error: {e})")).unwrap_or_default());
+        let _ = writeln!(s, "OVS outputs: {}", fmt_outputs(&self.ovs_out));
+        let _ = writeln!(s, "xvs outputs: {}", fmt_outputs(&self.xvs_out));
+        let _ = writeln!(s, "--- OVS trace:\n{}", self.ovs_trace.trim_end());
+        let _ = writeln!(s, "--- xvs trace:\n{}", self.xvs_trace.trim_end());
+        s
+    }
+}
+
+fn fmt_outputs(o: &[(String, Vec<u8>)]) -> String {
+    if o.is_empty() {
+        return "dropped".into();
+    }
+    o.iter().map(|(p, f)| format!("{p}:{}", hex(f))).collect::<Vec<_>>().join(" ")
+}
+
+pub fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Tallies of a scenario.
+#[derive(Default, Debug)]
+pub struct Tally {
+    pub cases: usize,
+    pub agree: usize,
+    pub dropped_both: usize,
+    pub skipped: BTreeMap<String, usize>,
+    pub known: BTreeMap<&'static str, usize>,
+    pub unknown: Vec<CaseReport>,
+    /// One example per known class.
+    pub known_examples: BTreeMap<&'static str, CaseReport>,
+}
+
+impl Tally {
+    pub fn skips(&self) -> usize {
+        self.skipped.values().sum()
+    }
+
+    pub fn summary(&self, name: &str) -> String {
+        let mut s = format!(
+            "[{name}] {} cases: {} agree ({} dropped by both), {} skipped, {} known mismatches, {} UNKNOWN mismatches\n",
+            self.cases,
+            self.agree,
+            self.dropped_both,
+            self.skips(),
+            self.known.values().sum::<usize>(),
+            self.unknown.len()
+        );
+        for (r, n) in &self.skipped {
+            let _ = writeln!(s, "    skipped {n:5}: {r}");
+        }
+        for (k, n) in &self.known {
+            let _ = writeln!(s, "    known   {n:5}: {k}");
+        }
+        s
+    }
+
+    pub fn merge(&mut self, o: Tally) {
+        self.cases += o.cases;
+        self.agree += o.agree;
+        self.dropped_both += o.dropped_both;
+        for (k, v) in o.skipped {
+            *self.skipped.entry(k).or_default() += v;
+        }
+        for (k, v) in o.known {
+            *self.known.entry(k).or_default() += v;
+        }
+        self.unknown.extend(o.unknown);
+        for (k, v) in o.known_examples {
+            self.known_examples.entry(k).or_insert(v);
+        }
+    }
+
+    /// Print the summary, an example of each known class, every unknown mismatch (up
+    /// to a limit), and fail if there are unknown mismatches or too many skips.
+    pub fn finish(&self, name: &str, max_skip_percent: f64) {
+        eprintln!("{}", self.summary(name));
+        for (k, r) in &self.known_examples {
+            eprintln!("--- example of known mismatch `{k}`:\n{}", r.render());
+        }
+        for r in self.unknown.iter().take(15) {
+            eprintln!("{}", r.render());
+        }
+        assert!(self.cases > 0, "[{name}] no cases ran");
+        assert!(
+            self.unknown.is_empty(),
+            "[{name}] {} mismatches between Open vSwitch and xvs that are not in the known list (see above)",
+            self.unknown.len()
+        );
+        let pct = 100.0 * self.skips() as f64 / self.cases as f64;
+        assert!(pct <= max_skip_percent, "[{name}] {pct:.1}% of the cases were skipped (limit {max_skip_percent}%)");
+    }
+}
+
+/// Both switches, built from the same definition.
+pub struct Diff {
+    pub scenario: String,
+    pub ovs: Ovs,
+    pub bridges: Vec<BridgeDef>,
+    pub flows: BTreeMap<String, Vec<String>>,
+    pub fdb: Vec<Fdb>,
+    pub of: Ofproto,
+    pub pipe: Pipeline,
+    ovs_dp_names: BTreeMap<u32, String>,
+    xvs_dp_names: BTreeMap<u32, String>,
+    pub tally: Tally,
+    /// Every rule any translation of this Diff matched (xvs side), for coverage.
+    pub hit: Vec<Arc<RuleStats>>,
+}
+
+impl Diff {
+    pub fn new(scenario: &str, bridges: Vec<BridgeDef>) -> Result<Diff, String> {
+        let mut ovs = Ovs::start()?;
+        for b in &bridges {
+            let ports: Vec<OvsPort> = b
+                .ports
+                .iter()
+                .map(|p| OvsPort {
+                    name: p.name.clone(),
+                    ofport: p.ofport,
+                    ty: match &p.patch {
+                        Some(peer) => OvsPortType::Patch { peer: peer.clone() },
+                        None => OvsPortType::Dummy,
+                    },
+                    tag: p.tag,
+                    trunks: p.trunks.clone(),
+                })
+                .collect();
+            ovs.add_bridge(&b.name, &ports).map_err(|e| format!("{e}\n{}", ovs.log_tail()))?;
+        }
+        let dp = ovs.dp_ports()?;
+        // The requested OpenFlow port numbers must have been granted.
+        for b in &bridges {
+            for p in &b.ports {
+                if p.patch.is_none() && !dp.values().any(|(br, n, of)| br == &b.name && n == &p.name && *of == p.ofport) {
+                    return Err(format!("OVS did not give {} ofport {} on {}: {dp:?}", p.name, p.ofport, b.name));
+                }
+            }
+        }
+        let ovs_dp_names = dp.into_iter().map(|(d, (_, n, _))| (d, n)).collect();
+        let mut d = Diff {
+            scenario: scenario.to_string(),
+            ovs,
+            bridges,
+            flows: BTreeMap::new(),
+            fdb: vec![],
+            of: Ofproto::new(),
+            pipe: Pipeline::empty(),
+            ovs_dp_names,
+            xvs_dp_names: BTreeMap::new(),
+            tally: Tally::default(),
+            hit: vec![],
+        };
+        d.rebuild_xvs()?;
+        Ok(d)
+    }
+
+    /// (Re)build the xvs side from scratch: bridges, ports, flows, MAC entries.
+    fn rebuild_xvs(&mut self) -> Result<(), String> {
+        let mut of = Ofproto::new();
+        for b in &self.bridges {
+            of.add_bridge(&b.name, true).map_err(|e| e.to_string())?;
+            for p in &b.ports {
+                let req = PortRequest {
+                    name: p.name.clone(),
+                    kind: Some(match &p.patch {
+                        Some(peer) => PortKind::Patch { peer: peer.clone() },
+                        None => PortKind::Afxdp,
+                    }),
+                    ofport: Some(p.ofport),
+                    tag: p.tag,
+                    trunks: p.trunks.clone(),
+                    options: Default::default(),
+                };
+                of.add_port(&b.name, req).map_err(|e| format!("xvs add_port {}: {e}", p.name))?;
+            }
+        }
+        for (br, lines) in &self.flows {
+            let b = of.bridge(br).map_err(|e| e.to_string())?;
+            let names = b.port_names();
+            let mut specs = Vec::new();
+            for l in lines {
+                specs.push(parse_flow(l, ParseMode::Add, &names).map_err(|e| format!("xvs cannot parse flow `{l}`: {e}"))?);
+            }
+            drop(names);
+            of.add_flows(br, &specs).map_err(|e| format!("xvs add_flows on {br}: {e}"))?;
+        }
+        for f in &self.fdb {
+            let b = of.bridge(&f.bridge).map_err(|e| e.to_string())?;
+            let port = b.port_by_name(&f.port).ok_or_else(|| format!("no port {}", f.port))?.ofport;
+            b.mac.learn(f.vlan, f.mac, port);
+        }
+        self.pipe = of.snapshot();
+        self.xvs_dp_names.clear();
+        for (dp, e) in self.pipe.dp_ports.iter().enumerate() {
+            if let Some((bidx, ofport)) = e {
+                let name = self.pipe.bridge(*bidx).and_then(|b| b.ports.get(ofport)).map(|p| p.name.to_string()).unwrap_or_default();
+                self.xvs_dp_names.insert(dp as u32, name);
+            }
+        }
+        self.of = of;
+        Ok(())
+    }
+
+    /// Replace the flows of the given bridges (others keep theirs) on both sides.
+    pub fn set_flows(&mut self, flows: &[(&str, Vec<String>)]) -> Result<(), String> {
+        for (br, lines) in flows {
+            self.ovs.replace_flows(br, lines)?;
+            self.flows.insert(br.to_string(), lines.clone());
+        }
+        self.rebuild_xvs()
+    }
+
+    /// Replace the static MAC entries on both sides.
+    pub fn set_fdb(&mut self, fdb: Vec<Fdb>) -> Result<(), String> {
+        for b in &self.bridges {
+            self.ovs.appctl("fdb/flush", &[&b.name])?;
+        }
+        for f in &fdb {
+            self.ovs.appctl("fdb/add", &[&f.bridge, &f.port, &f.vlan.to_string(), &fmt_mac(&f.mac)])?;
+        }
+        self.fdb = fdb;
+        self.rebuild_xvs()
+    }
+
+    fn port_def(&self, bridge: &str, ofport: u32) -> Option<&PortDef> {
+        self.bridges.iter().find(|b| b.name == bridge)?.ports.iter().find(|p| p.ofport == ofport)
+    }
+
+    /// The xvs datapath port of (bridge, ofport), None for patch ports.
+    fn xvs_dp(&self, bridge: &str, ofport: u32) -> Option<u32> {
+        let b = self.pipe.bridge_by_name(bridge)?;
+        b.ports.get(&ofport)?.dp_port
+    }
+
+    /// xvs's translation of `pkt` (traced or not), and the extracted frame offsets.
+    fn xvs_translate(&self, pkt: &Pkt, frame: &[u8], traced: bool) -> Result<(XlateOut, Offsets, String), String> {
+        let dp = self.xvs_dp(&pkt.bridge, pkt.in_port);
+        let mut key = FlowKey::ZERO;
+        let ofs = extract(frame, dp.unwrap_or(u32::MAX - 1), &mut key).map_err(|e| format!("xvs cannot extract the frame: {e}"))?;
+        if let Some(t) = pkt.tun_id {
+            xvs::flow::Field::TunId.set(&mut key, t as u128);
+        }
+        let mut trace = Trace::new(&pkt.trace_flow());
+        let out = match dp {
+            Some(_) if !traced => xlate::translate_pure(&self.pipe, &key),
+            Some(_) => xlate::translate_traced(&self.pipe, &key, &mut trace),
+            None => {
+                let bidx = self.pipe.bridge_by_name(&pkt.bridge).ok_or("no bridge")?.idx;
+                xlate::translate_traced_from(&self.pipe, &key, bidx, pkt.in_port, &mut trace)
+            }
+        };
+        Ok((out, ofs, trace.text))
+    }
+
+    /// Run one case; returns true if both sides agree (or it is a known mismatch).
+    pub fn case(&mut self, label: &str, pkt: &Pkt) -> bool {
+        assert!(self.port_def(&pkt.bridge, pkt.in_port).is_some(), "case {label}: no port {} on {}", pkt.in_port, pkt.bridge);
+        self.tally.cases += 1;
+        let frame = pkt.frame();
+        let flow = pkt.trace_flow();
+
+        // Open vSwitch.
+        let ovs_trace = match self.ovs.trace(&pkt.bridge, &flow) {
+            Ok(t) => t,
+            Err(e) => panic!("[{}] {label}: ofproto/trace {} {flow} failed: {e}", self.scenario, pkt.bridge),
+        };
+        let ovs_actions = odp_parse::datapath_actions(&ovs_trace).unwrap_or("").to_string();
+
+        // xvs.
+        let (xo, ofs, _) = match self.xvs_translate(pkt, &frame, false) {
+            Ok(x) => x,
+            Err(e) => panic!("[{}] {label}: {e}", self.scenario),
+        };
+        self.hit.extend(xo.rules.iter().cloned());
+        let xvs_actions = format_dp_actions(&xo.actions);
+
+        let ovs_parsed = odp_parse::parse(&ovs_actions);
+        let acts = match ovs_parsed {
+            Parsed::Skip(why) => {
+                *self.tally.skipped.entry(why).or_default() += 1;
+                return true;
+            }
+            Parsed::Acts(a) => a,
+        };
+        let mut problem = String::new();
+        let ovs_out = match odp_parse::execute(&acts, &frame, ofs) {
+            Ok(o) => self.name_outputs(o, true),
+            Err(e) => {
+                *self.tally.skipped.entry(format!("cannot execute OVS's actions: {e}")).or_default() += 1;
+                return true;
+            }
+        };
+        let xvs_out = {
+            let mut buf = frame.clone();
+            buf.resize(frame.len() + 128, 0);
+            match exec::run_on_buffer(&mut buf, frame.len(), ofs, &xo.actions) {
+                Ok(o) => self.name_outputs(o, false),
+                Err(e) => {
+                    problem = format!("xvs's datapath actions fail to execute: {e}");
+                    vec![]
+                }
+            }
+        };
+        if problem.is_empty() && ovs_out != xvs_out {
+            problem = if ovs_out.is_empty() {
+                "OVS drops, xvs forwards".into()
+            } else if xvs_out.is_empty() {
+                "OVS forwards, xvs drops".into()
+            } else {
+                "outputs differ".into()
+            };
+        }
+        if problem.is_empty() {
+            for (side, outs) in [("OVS", &ovs_out), ("xvs", &xvs_out)] {
+                for (p, f) in outs.iter() {
+                    if let Err(e) = check_frame(f) {
+                        problem = format!("{side}'s actions, executed by xvs, produce a frame to {p} with a {e}");
+                    }
+                }
+            }
+        }
+        if problem.is_empty() {
+            self.tally.agree += 1;
+            if ovs_out.is_empty() {
+                self.tally.dropped_both += 1;
+            }
+            return true;
+        }
+        let (xt, xvs_trace) = match self.xvs_translate(pkt, &frame, true) {
+            Ok((o, _, t)) => (o, t),
+            Err(e) => (XlateOut::default(), e),
+        };
+        let report = CaseReport {
+            scenario: self.scenario.clone(),
+            label: label.to_string(),
+            pkt: pkt.clone(),
+            flows: self.flows.clone(),
+            ovs_trace,
+            ovs_actions,
+            xvs_actions,
+            xvs_error: xt.error_detail.clone(),
+            xvs_trace,
+            ovs_out,
+            xvs_out,
+            problem,
+        };
+        match classify(&report) {
+            Some(KnownMismatch { id, .. }) => {
+                *self.tally.known.entry(id).or_default() += 1;
+                self.tally.known_examples.entry(id).or_insert(report);
+                true
+            }
+            None => {
+                self.tally.unknown.push(report);
+                false
+            }
+        }
+    }
+
+    fn name_outputs(&self, o: Vec<(u32, Vec<u8>)>, ovs: bool) -> Vec<(String, Vec<u8>)> {
+        let names = if ovs { &self.ovs_dp_names } else { &self.xvs_dp_names };
+        let mut v: Vec<(String, Vec<u8>)> =
+            o.into_iter().map(|(dp, f)| (names.get(&dp).cloned().unwrap_or_else(|| format!("dp{dp}?")), f)).collect();
+        v.sort();
+        v
+    }
+
+    /// xvs rules of `bridge` that no case has matched yet.
+    pub fn unhit_rules(&self, bridge: &str) -> Vec<Arc<Rule>> {
+        let rules = self.of.dump_flows(bridge, &Criteria::all()).unwrap_or_default();
+        rules.into_iter().filter(|r| !self.hit.iter().any(|h| Arc::ptr_eq(h, &r.stats))).collect()
+    }
+}

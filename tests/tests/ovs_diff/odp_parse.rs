@@ -1,0 +1,373 @@
+//! Open vSwitch's datapath actions ("Datapath actions: ..." of `ofproto/trace`, the
+//! syntax of `odp-util.c`'s `format_odp_actions`) parsed into xvs [`DpAction`]s, and
+//! executed on a frame.
+//!
+//! OVS's userspace datapath uses masked set actions: `set(ipv4(tos=0x48/0xfc,ttl=63))`
+//! names only the fields that change, with an optional `/mask`. A masked field is
+//! resolved against the frame as it is at that point of the action list, so the list
+//! is executed step by step with `xvs::exec::apply`, the function `run_on_buffer`
+//! applies per action.
+//!
+//! Rewrites OVS can emit but xvs has no datapath action for (`set(icmp(..))`,
+//! `set(ipv6(tclass=..,hlimit=..,label=..))`) are kept as [`OvsAct::Extra`] and
+//! executed here by hand, so that their effect is compared rather than skipped.
+//! Metadata-only sets (`skb_priority`, `skb_mark`) do not change the frame and are
+//! no-ops. Anything else (`ct`, `recirc`, `userspace`, `tnl_push`, `clone`, ...) is
+//! reported as [`Parsed::Skip`] with the reason.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use xvs::exec;
+use xvs::odp::DpAction;
+use xvs::packet::buf::PacketMut;
+use xvs::packet::extract::Offsets;
+
+use super::packet::refresh_icmp_csum;
+
+/// One field of a `set(...)`: value and mask (all ones when no mask was printed).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Masked {
+    pub value: u128,
+    pub mask: u128,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Extra {
+    Icmp { ty: Option<Masked>, code: Option<Masked> },
+    Ipv6Tclass(Masked),
+    Ipv6Hlimit(Masked),
+    Ipv6Label(Masked),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum OvsAct {
+    Output(u32),
+    PushVlan { tpid: u16, tci: u16 },
+    PopVlan,
+    /// `set(KEY(field=value[/mask],...))`: resolved against the frame when executed.
+    Set { key: String, fields: Vec<(String, Masked)> },
+    Extra(Extra),
+    /// Changes only packet metadata (skb priority/mark): nothing to do on the frame.
+    Meta(String),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Parsed {
+    Acts(Vec<OvsAct>),
+    Skip(String),
+}
+
+/// Split at commas that are not inside parentheses.
+fn split_top(s: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut depth, mut start) = (0i32, 0usize);
+    for (i, c) in s.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                out.push(s[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    let last = s[start..].trim();
+    if !last.is_empty() {
+        out.push(last);
+    }
+    out
+}
+
+/// `name(inner)` -> (name, inner).
+fn call(s: &str) -> Option<(&str, &str)> {
+    let i = s.find('(')?;
+    let inner = s[i + 1..].strip_suffix(')')?;
+    Some((&s[..i], inner))
+}
+
+fn parse_value(v: &str) -> Option<u128> {
+    if let Some(h) = v.strip_prefix("0x") {
+        return u128::from_str_radix(h, 16).ok();
+    }
+    if v.contains(':') && v.len() == 17 && !v.contains("::") && v.split(':').count() == 6 {
+        let mut x = 0u128;
+        for b in v.split(':') {
+            x = x << 8 | u8::from_str_radix(b, 16).ok()? as u128;
+        }
+        return Some(x);
+    }
+    if let Ok(a) = v.parse::<Ipv4Addr>() {
+        return Some(u32::from(a) as u128);
+    }
+    if let Ok(a) = v.parse::<Ipv6Addr>() {
+        return Some(u128::from(a));
+    }
+    v.parse::<u128>().ok()
+}
+
+fn parse_field(kv: &str, full: u128) -> Option<(String, Masked)> {
+    let (k, v) = kv.split_once('=')?;
+    let (val, mask) = match v.split_once('/') {
+        Some((a, m)) => (parse_value(a)?, parse_value(m)?),
+        None => (parse_value(v)?, full),
+    };
+    Some((k.to_string(), Masked { value: val, mask }))
+}
+
+fn width(key: &str, field: &str) -> u32 {
+    match (key, field) {
+        ("eth", _) | ("arp", "sha") | ("arp", "tha") => 48,
+        ("ipv4", "src") | ("ipv4", "dst") | ("arp", "sip") | ("arp", "tip") => 32,
+        ("ipv6", "src") | ("ipv6", "dst") => 128,
+        ("ipv6", "label") => 20,
+        ("tcp", _) | ("udp", _) | ("sctp", _) | ("arp", "op") => 16,
+        _ => 8,
+    }
+}
+
+/// Parse the text after "Datapath actions: ".
+pub fn parse(text: &str) -> Parsed {
+    let text = text.trim();
+    if text == "drop" || text.is_empty() {
+        return Parsed::Acts(vec![]);
+    }
+    let mut acts = Vec::new();
+    for a in split_top(text) {
+        if let Ok(p) = a.parse::<u32>() {
+            acts.push(OvsAct::Output(p));
+            continue;
+        }
+        if a == "pop_vlan" {
+            acts.push(OvsAct::PopVlan);
+            continue;
+        }
+        let Some((name, inner)) = call(a) else {
+            return Parsed::Skip(format!("datapath action `{a}`"));
+        };
+        match name {
+            "push_vlan" => {
+                let (mut tpid, mut vid, mut pcp, mut cfi) = (0x8100u16, 0u16, 0u16, 1u16);
+                for kv in split_top(inner) {
+                    let Some((k, v)) = kv.split_once('=') else { return Parsed::Skip(format!("`{a}`")) };
+                    let Some(n) = parse_value(v) else { return Parsed::Skip(format!("`{a}`")) };
+                    match k {
+                        "tpid" => tpid = n as u16,
+                        "vid" => vid = n as u16,
+                        "pcp" => pcp = n as u16,
+                        "cfi" => cfi = n as u16,
+                        _ => return Parsed::Skip(format!("`{a}`")),
+                    }
+                }
+                if cfi != 1 {
+                    return Parsed::Skip(format!("push_vlan without CFI/present bit: `{a}`"));
+                }
+                acts.push(OvsAct::PushVlan { tpid, tci: pcp << 13 | vid });
+            }
+            "set" => {
+                let Some((key, fields)) = call(inner) else { return Parsed::Skip(format!("`{a}`")) };
+                match key {
+                    "skb_priority" | "skb_mark" => {
+                        acts.push(OvsAct::Meta(a.to_string()));
+                        continue;
+                    }
+                    "eth" | "ipv4" | "ipv6" | "tcp" | "udp" | "sctp" | "arp" | "icmp" | "icmpv6" => {}
+                    _ => return Parsed::Skip(format!("datapath action `{a}`")),
+                }
+                let mut fs = Vec::new();
+                for kv in split_top(fields) {
+                    let full = {
+                        let k = kv.split('=').next().unwrap_or("");
+                        let w = width(key, k);
+                        if w == 128 {
+                            u128::MAX
+                        } else {
+                            (1u128 << w) - 1
+                        }
+                    };
+                    match parse_field(kv, full) {
+                        Some(f) => fs.push(f),
+                        None => return Parsed::Skip(format!("cannot parse `{kv}` in `{a}`")),
+                    }
+                }
+                match key {
+                    "icmp" | "icmpv6" => {
+                        let get = |n: &str| fs.iter().find(|(k, _)| k == n).map(|(_, m)| m.clone());
+                        acts.push(OvsAct::Extra(Extra::Icmp { ty: get("type"), code: get("code") }));
+                    }
+                    "ipv6" => {
+                        let mut std_fields = Vec::new();
+                        for (k, m) in fs {
+                            match k.as_str() {
+                                "tclass" => acts.push(OvsAct::Extra(Extra::Ipv6Tclass(m))),
+                                "hlimit" => acts.push(OvsAct::Extra(Extra::Ipv6Hlimit(m))),
+                                "label" => acts.push(OvsAct::Extra(Extra::Ipv6Label(m))),
+                                "src" | "dst" => std_fields.push((k, m)),
+                                _ => return Parsed::Skip(format!("field {k} in `{a}`")),
+                            }
+                        }
+                        if !std_fields.is_empty() {
+                            acts.push(OvsAct::Set { key: key.into(), fields: std_fields });
+                        }
+                    }
+                    _ => acts.push(OvsAct::Set { key: key.into(), fields: fs }),
+                }
+            }
+            _ => return Parsed::Skip(format!("datapath action `{name}(...)`")),
+        }
+    }
+    Parsed::Acts(acts)
+}
+
+/// Extract the last "Datapath actions: " line of a trace.
+pub fn datapath_actions(trace: &str) -> Option<&str> {
+    trace.lines().rev().find_map(|l| l.strip_prefix("Datapath actions: "))
+}
+
+fn merge(old: u128, m: &Masked) -> u128 {
+    (old & !m.mask) | (m.value & m.mask)
+}
+
+fn rd(f: &[u8], at: usize, n: usize) -> Result<u128, String> {
+    let b = f.get(at..at + n).ok_or("frame too short for a masked set")?;
+    Ok(b.iter().fold(0u128, |a, x| a << 8 | *x as u128))
+}
+
+fn mac6(v: u128) -> [u8; 6] {
+    let b = (v as u64).to_be_bytes();
+    [b[2], b[3], b[4], b[5], b[6], b[7]]
+}
+
+/// The L3 offset of the frame as it is now (after pushes/pops).
+fn l3_of(f: &[u8]) -> usize {
+    let mut off = 12;
+    while off + 2 <= f.len() && matches!(u16::from_be_bytes([f[off], f[off + 1]]), 0x8100 | 0x88a8) {
+        off += 4;
+    }
+    off + 2
+}
+
+fn l4_of(f: &[u8], l3: usize) -> Option<usize> {
+    match f.get(l3)? >> 4 {
+        4 => Some(l3 + ((f[l3] & 0xf) as usize) * 4),
+        6 => Some(l3 + 40),
+        _ => None,
+    }
+}
+
+/// Turn one `set(...)` into xvs datapath actions, reading masked fields' current
+/// values from the frame.
+fn resolve_set(key: &str, fields: &[(String, Masked)], f: &[u8]) -> Result<Vec<DpAction>, String> {
+    let l3 = l3_of(f);
+    let mut out = Vec::new();
+    for (k, m) in fields {
+        let a = match (key, k.as_str()) {
+            ("eth", "src") => DpAction::SetEthSrc(mac6(merge(rd(f, 6, 6)?, m))),
+            ("eth", "dst") => DpAction::SetEthDst(mac6(merge(rd(f, 0, 6)?, m))),
+            ("ipv4", "src") => DpAction::SetIpv4Src(merge(rd(f, l3 + 12, 4)?, m) as u32),
+            ("ipv4", "dst") => DpAction::SetIpv4Dst(merge(rd(f, l3 + 16, 4)?, m) as u32),
+            ("ipv4", "tos") => DpAction::SetIpv4Tos(merge(rd(f, l3 + 1, 1)?, m) as u8),
+            ("ipv4", "ttl") => DpAction::SetIpv4Ttl(merge(rd(f, l3 + 8, 1)?, m) as u8),
+            ("ipv6", "src") => DpAction::SetIpv6Src(merge(rd(f, l3 + 8, 16)?, m)),
+            ("ipv6", "dst") => DpAction::SetIpv6Dst(merge(rd(f, l3 + 24, 16)?, m)),
+            ("tcp" | "udp" | "sctp", "src") => {
+                let l4 = l4_of(f, l3).ok_or("no L4 header")?;
+                DpAction::SetTpSrc(merge(rd(f, l4, 2)?, m) as u16)
+            }
+            ("tcp" | "udp" | "sctp", "dst") => {
+                let l4 = l4_of(f, l3).ok_or("no L4 header")?;
+                DpAction::SetTpDst(merge(rd(f, l4 + 2, 2)?, m) as u16)
+            }
+            ("arp", "op") => DpAction::SetArpOp(merge(rd(f, l3 + 6, 2)?, m) as u16),
+            ("arp", "sha") => DpAction::SetArpSha(mac6(merge(rd(f, l3 + 8, 6)?, m))),
+            ("arp", "sip") => DpAction::SetArpSpa(merge(rd(f, l3 + 14, 4)?, m) as u32),
+            ("arp", "tha") => DpAction::SetArpTha(mac6(merge(rd(f, l3 + 18, 6)?, m))),
+            ("arp", "tip") => DpAction::SetArpTpa(merge(rd(f, l3 + 24, 4)?, m) as u32),
+            _ => return Err(format!("set({key}({k}=...)) has no xvs datapath action")),
+        };
+        out.push(a);
+    }
+    Ok(out)
+}
+
+fn apply_extra(e: &Extra, f: &mut [u8]) -> Result<(), String> {
+    let l3 = l3_of(f);
+    match e {
+        Extra::Icmp { ty, code } => {
+            let l4 = l4_of(f, l3).ok_or("set(icmp) on a non-IP frame")?;
+            if let Some(m) = ty {
+                f[l4] = merge(f[l4] as u128, m) as u8;
+            }
+            if let Some(m) = code {
+                f[l4 + 1] = merge(f[l4 + 1] as u128, m) as u8;
+            }
+            refresh_icmp_csum(f, l3);
+        }
+        Extra::Ipv6Tclass(m) => {
+            let tc = (f[l3] << 4) | (f[l3 + 1] >> 4);
+            let tc = merge(tc as u128, m) as u8;
+            f[l3] = (f[l3] & 0xf0) | (tc >> 4);
+            f[l3 + 1] = (f[l3 + 1] & 0x0f) | (tc << 4);
+        }
+        Extra::Ipv6Hlimit(m) => f[l3 + 7] = merge(f[l3 + 7] as u128, m) as u8,
+        Extra::Ipv6Label(m) => {
+            let w = u32::from_be_bytes([f[l3], f[l3 + 1], f[l3 + 2], f[l3 + 3]]);
+            let label = merge((w & 0xfffff) as u128, m) as u32 & 0xfffff;
+            f[l3..l3 + 4].copy_from_slice(&((w & !0xfffff) | label).to_be_bytes());
+        }
+    }
+    Ok(())
+}
+
+/// Execute OVS's datapath actions on a copy of `frame`: (datapath port, bytes) per
+/// output, in order.
+pub fn execute(acts: &[OvsAct], frame: &[u8], ofs: Offsets) -> Result<Vec<(u32, Vec<u8>)>, String> {
+    let mut buf = frame.to_vec();
+    buf.resize(frame.len() + 64, 0);
+    let mut len = frame.len();
+    let mut ofs = ofs;
+    let mut out = Vec::new();
+    let mut step = |a: &DpAction, buf: &mut Vec<u8>, len: &mut usize, ofs: &mut Offsets| -> Result<(), String> {
+        let mut p = PacketMut::new(buf, *len).ok_or("buffer")?;
+        exec::apply(&mut p, ofs, a).map_err(|e| format!("executing OVS's {a}: {e}"))?;
+        *len = p.len();
+        Ok(())
+    };
+    for a in acts {
+        match a {
+            OvsAct::Output(p) => out.push((*p, buf[..len].to_vec())),
+            OvsAct::PushVlan { tpid, tci } => step(&DpAction::PushVlan { tpid: *tpid, tci: *tci }, &mut buf, &mut len, &mut ofs)?,
+            OvsAct::PopVlan => step(&DpAction::PopVlan, &mut buf, &mut len, &mut ofs)?,
+            OvsAct::Set { key, fields } => {
+                for d in resolve_set(key, fields, &buf[..len])? {
+                    step(&d, &mut buf, &mut len, &mut ofs)?;
+                }
+            }
+            OvsAct::Extra(e) => apply_extra(e, &mut buf[..len])?,
+            OvsAct::Meta(_) => {}
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_what_ovs_prints() {
+        let p = parse("set(ipv4(src=1.2.3.4,tos=0x48/0xfc,ttl=63)),set(tcp(dst=99)),2");
+        let Parsed::Acts(a) = p else { panic!("{p:?}") };
+        assert_eq!(a.len(), 3);
+        assert_eq!(a[2], OvsAct::Output(2));
+        let Parsed::Acts(a) = parse("pop_vlan,2,push_vlan(vid=1,pcp=3),7,6") else { panic!() };
+        assert_eq!(a[2], OvsAct::PushVlan { tpid: 0x8100, tci: 3 << 13 | 1 });
+        assert_eq!(parse("drop"), Parsed::Acts(vec![]));
+        assert!(matches!(parse("userspace(pid=0,controller(reason=2))"), Parsed::Skip(_)));
+        assert!(matches!(parse("set(arp(sip=1.1.1.1,op=2,tha=fa:16:3e:00:00:01)),1"), Parsed::Acts(_)));
+        let Parsed::Acts(a) = parse("set(ipv6(src=2001::1,tclass=0x8/0xfc,hlimit=63)),2") else { panic!() };
+        assert_eq!(a.len(), 4);
+        assert!(matches!(parse("set(skb_priority(0x3)),2"), Parsed::Acts(_)));
+        assert!(matches!(parse("ct(zone=1),recirc(0x1)"), Parsed::Skip(_)));
+    }
+}
