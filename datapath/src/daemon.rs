@@ -120,7 +120,7 @@ impl Datapath {
         }
     }
 
-    fn ask<T>(&self, w: usize, make: impl FnOnce(Sender<T>) -> WorkerMsg) -> Result<T> {
+    pub(crate) fn ask<T>(&self, w: usize, make: impl FnOnce(Sender<T>) -> WorkerMsg) -> Result<T> {
         let (tx, rx) = bounded(1);
         let h = &self.workers[w];
         h.tx.send(make(tx)).map_err(|_| anyhow!("worker {w} is gone"))?;

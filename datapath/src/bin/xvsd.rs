@@ -39,6 +39,9 @@ struct Args {
     /// Neither restore nor save state.
     #[arg(long)]
     no_state: bool,
+    /// Serve Prometheus metrics at http://ADDR/metrics (loopback only; off by default).
+    #[arg(long)]
+    metrics_addr: Option<std::net::SocketAddr>,
 }
 
 fn parse_cpus(s: &str) -> Result<Vec<usize>> {
@@ -143,10 +146,17 @@ fn main() -> Result<()> {
         })?
     };
 
+    let metrics = match args.metrics_addr {
+        Some(a) => Some(xvs::control::metrics::serve(a, dp.clone(), stop.clone())?),
+        None => None,
+    };
     tracing::info!("xvsd {} listening on {}", env!("CARGO_PKG_VERSION"), args.socket.display());
     server.run(dp.clone(), stop.clone());
     tracing::info!("shutting down");
     let _ = bg.join();
+    if let Some(m) = metrics {
+        let _ = m.join();
+    }
     dp.lock().unwrap_or_else(|p| p.into_inner()).shutdown();
     Ok(())
 }

@@ -35,6 +35,7 @@ flows (ovs-ofctl style):
   fdb-show BR
 datapath (ovs-appctl style):
   trace BR FLOW               (like ofproto/trace: tables, rules, actions, megaflow)
+  capture PORT [--count N] [--seconds S] FILE.pcap   (frames received and sent on PORT)
   dump-megaflows
   flush-megaflows
   pmd-stats

@@ -82,6 +82,13 @@ fn read_request(s: &UnixStream) -> Result<Option<Request>> {
 
 fn handle(mut s: UnixStream, dp: Arc<Mutex<Datapath>>) {
     let resp = match read_request(&s) {
+        // A capture collects frames for a while: it must not hold the datapath lock.
+        Ok(Some(req)) if req.args.first().map(|a| a.as_str()) == Some("capture") => {
+            match super::capture::run(&dp, &req.args[1..]) {
+                Ok(out) => Response::ok(out),
+                Err(e) => Response::err(format!("{e:#}")),
+            }
+        }
         Ok(Some(req)) => {
             let mut guard = match dp.lock() {
                 Ok(g) => g,

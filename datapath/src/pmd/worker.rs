@@ -54,7 +54,17 @@ pub struct MegaflowDump {
     pub actions: String,
 }
 
+/// A frame copied for `xvsctl capture`.
+pub struct CapturedFrame {
+    pub ts_ns: u64,
+    /// Received on the port (true) or sent out of it (false).
+    pub rx: bool,
+    pub data: Vec<u8>,
+}
+
 pub enum WorkerMsg {
+    /// Start (Some) or stop (None) copying the frames a port receives and sends.
+    Capture { dp_port: u32, to: Option<Sender<CapturedFrame>>, reply: Sender<()> },
     AddQueue { dp_port: u32, q: Box<XskQueue>, reply: Sender<Result<RawFd, String>> },
     RemovePort { dp_port: u32, reply: Sender<()> },
     /// Credit all megaflow counters to rules and publish counters.
@@ -120,6 +130,9 @@ pub struct Worker {
     mode: PollMode,
     c: PmdCounters,
     pc: Vec<PortCounters>,
+    /// Per datapath port: where to copy its frames while a capture runs. Checked once
+    /// per batch (rx) or per frame (tx) — a None costs a branch.
+    capture: Vec<Option<Sender<CapturedFrame>>>,
     // scratch, allocated once
     descs: [FrameDesc; BATCH],
     keys: Box<[FlowKey; BATCH]>,
@@ -180,6 +193,7 @@ pub fn new_worker(
         mode: cfg.mode,
         c: PmdCounters::default(),
         pc: vec![PortCounters::default(); MAX_DP_PORTS],
+        capture: (0..MAX_DP_PORTS).map(|_| None).collect(),
         descs: [FrameDesc::default(); BATCH],
         keys: Box::new([FlowKey::ZERO; BATCH]),
         offs: [Offsets::default(); BATCH],
@@ -278,6 +292,12 @@ impl Worker {
                 WorkerMsg::DumpMegaflows { reply } => {
                     let _ = reply.send(self.dump_megaflows());
                 }
+                WorkerMsg::Capture { dp_port, to, reply } => {
+                    if let Some(slot) = self.capture.get_mut(dp_port as usize) {
+                        *slot = to;
+                    }
+                    let _ = reply.send(());
+                }
                 WorkerMsg::FlushCache { reply } => {
                     self.cache.flush();
                     let _ = reply.send(());
@@ -315,6 +335,7 @@ impl Worker {
             }
         }
         self.pc[dp_port as usize] = PortCounters::default();
+        self.capture[dp_port as usize] = None;
         // Megaflows that output to the port will be revalidated (the control plane
         // publishes a new pipeline), but drop them now so nothing is sent there.
         self.cache.flush();
@@ -370,6 +391,11 @@ impl Worker {
         self.c.packets += n as u64;
         self.c.batches += 1;
         let now = self.now_ns;
+        if self.capture[in_port as usize].is_some() {
+            for i in 0..n {
+                self.capture_frame(in_port, self.descs[i], true);
+            }
+        }
         // Stage 1: extract every key of the batch (bit i of `valid`: frame i parsed).
         let mut valid: u64 = 0;
         for i in 0..n {
@@ -487,8 +513,22 @@ impl Worker {
         }
     }
 
+    /// Copy a frame to the port's capture (if the capture cannot keep up, the frame
+    /// is skipped; forwarding never waits for it).
+    #[cold]
+    fn capture_frame(&mut self, port: u32, d: FrameDesc, rx: bool) {
+        if let Some(Some(to)) = self.capture.get(port as usize) {
+            // SAFETY: a frame of our UMEM that we hold.
+            let data = unsafe { self.pool.umem.data(&d) }.contents().to_vec();
+            let _ = to.try_send(CapturedFrame { ts_ns: crate::clock::now_ns(), rx, data });
+        }
+    }
+
     #[inline]
     fn queue_tx(&mut self, port: u32, d: FrameDesc) {
+        if matches!(self.capture.get(port as usize), Some(Some(_))) {
+            self.capture_frame(port, d, false);
+        }
         let flush = match self.ports.get_mut(port as usize) {
             Some(Some(tp)) => {
                 tp.pending.push(d);

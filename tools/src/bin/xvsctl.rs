@@ -48,6 +48,18 @@ fn main() -> ExitCode {
             _ => break,
         }
     }
+    // capture ... FILE: the daemon writes the file; give it an absolute path.
+    if args[0] == "capture" {
+        if let Some(last) = args.last_mut() {
+            let p = std::path::Path::new(last.as_str());
+            if !p.is_absolute() && !last.starts_with("--") {
+                if let Ok(cwd) = std::env::current_dir() {
+                    *last = cwd.join(p).display().to_string();
+                }
+            }
+        }
+        timeout = None;
+    }
     // add-flows BR FILE: read the file here (the daemon may not see our files).
     let mut input = None;
     if args[0] == "add-flows" {
