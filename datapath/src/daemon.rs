@@ -19,6 +19,11 @@ use crate::ofproto::{Ofproto, PortKind, PortRequest};
 use crate::pmd::stats::{PortCounters, MAX_DP_PORTS};
 use crate::pmd::worker::{new_worker, PollMode, Upcall, WorkerConfig, WorkerMsg, WorkerShared};
 
+/// Default upcall budget per input port and second: far above what real traffic
+/// needs (each new flow costs one upcall; misses then hit its megaflow), far below
+/// what a worker could waste translating a flood of junk.
+pub const DEFAULT_UPCALL_RATE: u32 = 20_000;
+
 /// How long the control plane waits for a worker to answer a message.
 const WORKER_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -29,11 +34,19 @@ pub struct DaemonConfig {
     pub poll: PollMode,
     pub frames_per_worker: u32,
     pub emc_entries: Option<usize>,
+    /// Slow-path translations per input port per second, per worker (0 = unlimited).
+    pub upcall_rate: u32,
 }
 
 impl Default for DaemonConfig {
     fn default() -> Self {
-        DaemonConfig { cpus: vec![], poll: PollMode::Busy, frames_per_worker: crate::io::umem::DEFAULT_FRAMES, emc_entries: None }
+        DaemonConfig {
+            cpus: vec![],
+            poll: PollMode::Busy,
+            frames_per_worker: crate::io::umem::DEFAULT_FRAMES,
+            emc_entries: None,
+            upcall_rate: DEFAULT_UPCALL_RATE,
+        }
     }
 }
 
@@ -88,7 +101,14 @@ impl Datapath {
         let mut workers = Vec::new();
         for (id, cpu) in cpus.into_iter().enumerate() {
             let (tx, rx) = unbounded();
-            let wc = WorkerConfig { id, cpu, frames: config.frames_per_worker, mode: config.poll, emc_entries: config.emc_entries };
+            let wc = WorkerConfig {
+                id,
+                cpu,
+                frames: config.frames_per_worker,
+                mode: config.poll,
+                emc_entries: config.emc_entries,
+                upcall_rate: config.upcall_rate,
+            };
             let (w, shared) = new_worker(wc, pipeline.clone(), epoch.clone(), rx, up_tx.clone())
                 .with_context(|| format!("creating worker {id}"))?;
             let thread = std::thread::Builder::new().name(format!("xvs-pmd{id}")).spawn(move || w.run())?;

@@ -39,6 +39,9 @@ struct Args {
     /// Neither restore nor save state.
     #[arg(long)]
     no_state: bool,
+    /// Cache misses each input port may translate per second, per worker (0: no limit).
+    #[arg(long, default_value_t = xvs::daemon::DEFAULT_UPCALL_RATE)]
+    upcall_rate: u32,
     /// Serve Prometheus metrics at http://ADDR/metrics (loopback only; off by default).
     #[arg(long)]
     metrics_addr: Option<std::net::SocketAddr>,
@@ -100,7 +103,7 @@ fn main() -> Result<()> {
         p => bail!("unknown --poll mode '{p}' (busy, adaptive)"),
     };
     let server = Server::bind(&args.socket)?;
-    let config = DaemonConfig { cpus, poll, frames_per_worker: args.frames, emc_entries: args.emc_entries };
+    let config = DaemonConfig { cpus, poll, frames_per_worker: args.frames, emc_entries: args.emc_entries, upcall_rate: args.upcall_rate };
     let (mut dp, upcalls) = Datapath::start(config)?;
     let state_file = (!args.no_state).then(|| args.state_file.clone());
     if let Some(path) = &state_file {

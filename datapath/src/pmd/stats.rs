@@ -37,6 +37,7 @@ drop_reasons! {
     NoFrames => "no_frames", "UMEM exhausted while copying for a multi-output";
     TxRingFull => "tx_ring_full", "the output port's tx ring was full";
     TxNoPort => "tx_no_port", "output to a port this worker has no socket for";
+    UpcallRateLimited => "upcall_rate_limited", "a cache miss over the input port's upcall budget";
 }
 
 impl DropReason {

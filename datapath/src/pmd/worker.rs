@@ -133,6 +133,9 @@ pub struct Worker {
     /// Per datapath port: where to copy its frames while a capture runs. Checked once
     /// per batch (rx) or per frame (tx) — a None costs a branch.
     capture: Vec<Option<Sender<CapturedFrame>>>,
+    /// Upcall budget per window and, per input port, (window start, upcalls in it).
+    upcall_budget: u32,
+    upcall_window: Vec<(u64, u32)>,
     // scratch, allocated once
     descs: [FrameDesc; BATCH],
     keys: Box<[FlowKey; BATCH]>,
@@ -152,7 +155,15 @@ pub struct WorkerConfig {
     pub frames: u32,
     pub mode: PollMode,
     pub emc_entries: Option<usize>,
+    /// Cache misses each input port may send to the slow path per second (0: no
+    /// limit). Traffic that matches nothing still gets a drop megaflow on its first
+    /// miss, so only traffic that keeps creating new megaflows (a scan, a flood of
+    /// random addresses) runs into this.
+    pub upcall_rate: u32,
 }
+
+/// Upcall budgets are granted per window of this length.
+const UPCALL_WINDOW_NS: u64 = 100_000_000;
 
 /// Create a worker (its UMEM and shared handle). Run it with `Worker::run` on its
 /// own thread.
@@ -194,6 +205,8 @@ pub fn new_worker(
         c: PmdCounters::default(),
         pc: vec![PortCounters::default(); MAX_DP_PORTS],
         capture: (0..MAX_DP_PORTS).map(|_| None).collect(),
+        upcall_budget: if cfg.upcall_rate == 0 { u32::MAX } else { (cfg.upcall_rate as u64 * UPCALL_WINDOW_NS / 1_000_000_000).max(1) as u32 },
+        upcall_window: vec![(0, 0); MAX_DP_PORTS],
         descs: [FrameDesc::default(); BATCH],
         keys: Box::new([FlowKey::ZERO; BATCH]),
         offs: [Offsets::default(); BATCH],
@@ -422,8 +435,12 @@ impl Worker {
             let idx = match self.cache.lookup(key, &p, self.epoch) {
                 Some((idx, _)) => idx,
                 None => {
+                    if !self.upcall_allowed(in_port, now) {
+                        self.drop_rx(in_port, self.descs[i], DropReason::UpcallRateLimited);
+                        continue;
+                    }
                     let t = super::tsc::now();
-                    let (idx, out) = self.cache.upcall(key, &p, self.epoch);
+                    let (idx, out) = self.cache.upcall(&self.keys[i], &p, self.epoch);
                     self.c.upcall_ticks += super::tsc::now().wrapping_sub(t);
                     if !out.learned.is_empty() {
                         self.send_learned(&out.learned);
@@ -448,6 +465,20 @@ impl Worker {
             let actions = unsafe { &*actions };
             self.execute(in_port, desc, i, actions, last_output, error);
         }
+    }
+
+    /// Take one upcall from the input port's budget for the current window.
+    #[inline]
+    fn upcall_allowed(&mut self, in_port: u32, now: u64) -> bool {
+        let w = &mut self.upcall_window[in_port as usize];
+        if now.saturating_sub(w.0) >= UPCALL_WINDOW_NS {
+            *w = (now, 0);
+        }
+        if w.1 >= self.upcall_budget {
+            return false;
+        }
+        w.1 += 1;
+        true
     }
 
     fn drop_rx(&mut self, in_port: u32, d: FrameDesc, why: DropReason) {
