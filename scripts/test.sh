@@ -7,3 +7,7 @@ cd "$(dirname "$0")/.."
 cargo build --workspace --bins
 # Functional tests start one xvsd each; two at a time suit a 2-core machine.
 cargo test --workspace -- --test-threads=2 "$@"
+# A short fuzzing budget per target (set XVS_FUZZ_SECONDS=0 to skip).
+if [ "${XVS_FUZZ_SECONDS:-15}" != 0 ]; then
+    scripts/fuzz.sh "${XVS_FUZZ_SECONDS:-15}"
+fi
