@@ -135,7 +135,16 @@ pub struct Vm {
 /// Create a veth pair: `host` in the root namespace (to become a switch port) and
 /// `inner` inside `ns`, with a MAC and an address on the inner end, both ends up.
 pub fn veth_into(ns: &Netns, host: &str, inner: &str, mac: &str, ip_cidr: &str) -> Result<()> {
-    sh(&["ip", "link", "add", host, "type", "veth", "peer", "name", inner, "netns", &ns.name])?;
+    veth_into_mq(ns, host, inner, mac, ip_cidr, 1)
+}
+
+/// Like `veth_into`, with `queues` rx/tx queues on both ends.
+pub fn veth_into_mq(ns: &Netns, host: &str, inner: &str, mac: &str, ip_cidr: &str, queues: u32) -> Result<()> {
+    let q = queues.max(1).to_string();
+    sh(&[
+        "ip", "link", "add", host, "numtxqueues", &q, "numrxqueues", &q, "type", "veth", "peer", "name", inner, "numtxqueues", &q,
+        "numrxqueues", &q, "netns", &ns.name,
+    ])?;
     sh(&["sysctl", "-qw", &format!("net.ipv6.conf.{host}.disable_ipv6=1")])?;
     ns.exec(&["ip", "link", "set", inner, "address", mac])?;
     if !ip_cidr.is_empty() {
@@ -152,6 +161,15 @@ impl Vm {
     /// `ip` with prefix length, e.g. "10.0.0.1/24".
     pub fn new(ip_cidr: &str, mac: &str) -> Result<Vm> {
         Vm::in_ns(Netns::new("xtn")?, &unique("xth"), ip_cidr, mac)
+    }
+
+    /// A VM whose NIC (and switch port) has `queues` rx/tx queue pairs.
+    pub fn new_mq(ip_cidr: &str, mac: &str, queues: u32) -> Result<Vm> {
+        let ns = Netns::new("xtn")?;
+        let host = unique("xth");
+        let vm = Vm { ns, host: host.clone(), inner: "eth0".into(), ip: ip_cidr.split('/').next().unwrap().to_string(), mac: mac.to_string() };
+        veth_into_mq(&vm.ns, &host, "eth0", mac, ip_cidr, queues)?;
+        Ok(vm)
     }
 
     /// A VM in namespace `ns` whose NIC is eth0, plugged into root-namespace port `host`.
