@@ -12,7 +12,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use arc_swap::ArcSwap;
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 
-use crate::io::xdp::{rx_queues, XdpMode, XdpProgram};
+use crate::io::xdp::{rx_queues, Steering, XdpMode, XdpProgram};
 use crate::io::xsk::XskQueue;
 use crate::ofproto::pipeline::Pipeline;
 use crate::ofproto::{Ofproto, PortKind, PortRequest};
@@ -71,6 +71,7 @@ pub struct DpPort {
 pub struct InactivePort {
     pub name: String,
     pub mode: XdpMode,
+    pub steering: Steering,
     pub error: String,
 }
 
@@ -192,13 +193,14 @@ impl Datapath {
                 Some(m) => XdpMode::parse(m)?,
                 None => XdpMode::Native,
             };
-            match self.open_afxdp(dp, &req.name, mode) {
+            let steering = Steering::from_options(&req.options)?;
+            match self.open_afxdp(dp, &req.name, mode, steering.clone()) {
                 Ok(port) => {
                     self.ports.insert(dp, port);
                 }
                 Err(e) if keep_if_missing => {
                     tracing::warn!("port {}: {e:#} (kept, will retry)", req.name);
-                    self.inactive.insert(dp, InactivePort { name: req.name.clone(), mode, error: format!("{e:#}") });
+                    self.inactive.insert(dp, InactivePort { name: req.name.clone(), mode, steering, error: format!("{e:#}") });
                 }
                 Err(e) => return Err(e),
             }
@@ -216,7 +218,7 @@ impl Datapath {
         Ok(())
     }
 
-    fn open_afxdp(&mut self, dp: u32, ifname: &str, mode: XdpMode) -> Result<DpPort> {
+    fn open_afxdp(&mut self, dp: u32, ifname: &str, mode: XdpMode, steering: Steering) -> Result<DpPort> {
         let nq = rx_queues(ifname)?;
         let nw = self.workers.len() as u32;
         if nq < nw {
@@ -228,7 +230,7 @@ impl Datapath {
         if nq > 64 {
             bail!("{ifname} has {nq} rx queues; at most 64 are supported");
         }
-        let xdp = XdpProgram::attach(ifname, mode)?;
+        let xdp = XdpProgram::attach_steering(ifname, mode, steering)?;
         let mut port = DpPort { dp_port: dp, name: ifname.to_string(), xdp, queues: Vec::new() };
         for q in 0..nq {
             let w = (q % nw) as usize;
@@ -343,9 +345,10 @@ impl Datapath {
     }
 
     fn retry_inactive(&mut self) {
-        let waiting: Vec<(u32, String, XdpMode)> = self.inactive.iter().map(|(d, p)| (*d, p.name.clone(), p.mode)).collect();
-        for (dp, name, mode) in waiting {
-            match self.open_afxdp(dp, &name, mode) {
+        let waiting: Vec<(u32, String, XdpMode, Steering)> =
+            self.inactive.iter().map(|(d, p)| (*d, p.name.clone(), p.mode, p.steering.clone())).collect();
+        for (dp, name, mode, steering) in waiting {
+            match self.open_afxdp(dp, &name, mode, steering) {
                 Ok(port) => {
                     tracing::info!("port {name} is up");
                     self.inactive.remove(&dp);

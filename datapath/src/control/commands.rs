@@ -21,6 +21,8 @@ bridges and ports (ovs-vsctl style):
   list-br
   add-port BR PORT [type=afxdp|patch] [ofport=N] [tag=VLAN] [trunks=V1,V2,..]
                    [options:xdp-mode=native|generic] [options:peer=PORT]
+                   [options:steer=shared options:local_ip=IP [options:vxlan_port=4789]
+                    [options:gre=true|false] [options:steer_macs=M,..] [options:steer_vlans=V,..]]
   del-port [BR] PORT
   set-port PORT tag=VLAN|tag=[]
   list-ports BR
@@ -272,10 +274,10 @@ fn port_request(name: &str, kvs: &[String]) -> Result<PortRequest> {
                 req.trunks = v.trim_matches(|c| c == '[' || c == ']').split(',').filter(|s| !s.is_empty()).map(parse_vlan).collect::<Result<_>>()?;
             }
             _ => match k.strip_prefix("options:") {
-                Some(o @ ("xdp-mode" | "peer")) => {
+                Some(o @ ("xdp-mode" | "peer" | "steer" | "local_ip" | "vxlan_port" | "gre" | "steer_macs" | "steer_vlans")) => {
                     options.insert(o.to_string(), v.to_string());
                 }
-                Some(o) => bail!("unknown port option '{o}' (xdp-mode, peer)"),
+                Some(o) => bail!("unknown port option '{o}' (xdp-mode, peer, steer, local_ip, vxlan_port, gre, steer_macs, steer_vlans)"),
                 None => bail!("unknown port setting '{k}' (type, ofport, tag, trunks, options:...)"),
             },
         }
@@ -289,8 +291,8 @@ fn port_request(name: &str, kvs: &[String]) -> Result<PortRequest> {
         }
         Some("patch") => {
             let peer = options.get("peer").cloned().ok_or_else(|| anyhow!("a patch port needs options:peer=NAME"))?;
-            if options.contains_key("xdp-mode") {
-                bail!("options:xdp-mode is only for afxdp ports");
+            if let Some(o) = options.keys().find(|k| *k != "peer") {
+                bail!("options:{o} is only for afxdp ports");
             }
             PortKind::Patch { peer }
         }
@@ -298,6 +300,9 @@ fn port_request(name: &str, kvs: &[String]) -> Result<PortRequest> {
     });
     if let Some(m) = options.get("xdp-mode") {
         crate::io::xdp::XdpMode::parse(m)?;
+    }
+    if matches!(req.kind, Some(PortKind::Afxdp)) {
+        crate::io::xdp::Steering::from_options(&options)?;
     }
     req.options = options;
     Ok(req)

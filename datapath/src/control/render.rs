@@ -37,11 +37,12 @@ pub fn show(dp: &Datapath) -> String {
                         let zc = d.queues.iter().any(|q| q.2);
                         let _ = writeln!(
                             s,
-                            "            status: {{xdp-mode={}, queues={}, zero-copy={}, dp_port={}}}",
+                            "            status: {{xdp-mode={}, queues={}, zero-copy={}, dp_port={}, steer=\"{}\"}}",
                             d.xdp.mode.as_str(),
                             d.queues.len(),
                             zc,
-                            d.dp_port
+                            d.dp_port,
+                            d.xdp.steering.describe()
                         );
                     }
                 }
