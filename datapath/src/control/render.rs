@@ -133,7 +133,8 @@ pub fn pmd_stats(dp: &Datapath) -> String {
         let _ = writeln!(s, "  idle sleeps: {}", c.sleeps);
         let free = w.shared.stats.frames_free.load(std::sync::atomic::Ordering::Relaxed);
         let held = w.shared.stats.frames_in_kernel.load(std::sync::atomic::Ordering::Relaxed);
-        let _ = writeln!(s, "  umem frames: {free} free, {held} on kernel rings");
+        let total = w.shared.stats.frames_total.load(std::sync::atomic::Ordering::Relaxed);
+        let _ = writeln!(s, "  umem frames: {free} free, {held} on kernel rings, {total} total");
         let drops: Vec<String> = DropReason::ALL
             .iter()
             .filter(|r| c.drops[**r as usize] > 0)

@@ -112,6 +112,7 @@ pub struct SharedStats {
     pub megaflows: AtomicU64,
     pub frames_free: AtomicU64,
     pub frames_in_kernel: AtomicU64,
+    pub frames_total: AtomicU64,
 }
 
 impl Default for SharedStats {
@@ -123,6 +124,7 @@ impl Default for SharedStats {
             megaflows: AtomicU64::new(0),
             frames_free: AtomicU64::new(0),
             frames_in_kernel: AtomicU64::new(0),
+            frames_total: AtomicU64::new(0),
         }
     }
 }

@@ -365,6 +365,7 @@ impl Worker {
         self.shared.stats.publish(&self.c, &self.pc);
         self.shared.stats.megaflows.store(self.cache.mf.len() as u64, Ordering::Relaxed);
         let (free, held) = self.pool.census();
+        self.shared.stats.frames_total.store(self.pool.n_frames() as u64, Ordering::Relaxed);
         self.shared.stats.frames_free.store(free as u64, Ordering::Relaxed);
         self.shared.stats.frames_in_kernel.store(held as u64, Ordering::Relaxed);
     }
