@@ -42,7 +42,7 @@ fn sizes() -> Vec<usize> {
 }
 
 fn size_name(n: usize) -> String {
-    if n % 1000 == 0 {
+    if n.is_multiple_of(1000) {
         format!("{}k", n / 1000)
     } else {
         n.to_string()

@@ -31,14 +31,14 @@ impl Rng {
     pub fn new(seed: u64) -> Rng {
         Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
     }
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
     pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
+        self.next_u64() % n.max(1)
     }
     pub fn pick<T: Copy>(&mut self, v: &[T]) -> T {
         v[self.below(v.len() as u64) as usize]
@@ -99,9 +99,9 @@ fn prefix32(plen: u32) -> u32 {
 /// A random private IPv4 address.
 fn private_ip(r: &mut Rng) -> u32 {
     match r.below(3) {
-        0 => 0x0a00_0000 | (r.next() as u32 & 0x00ff_ffff),
-        1 => 0xac10_0000 | (r.next() as u32 & 0x000f_ffff),
-        _ => 0xc0a8_0000 | (r.next() as u32 & 0x0000_ffff),
+        0 => 0x0a00_0000 | (r.next_u64() as u32 & 0x00ff_ffff),
+        1 => 0xac10_0000 | (r.next_u64() as u32 & 0x000f_ffff),
+        _ => 0xc0a8_0000 | (r.next_u64() as u32 & 0x0000_ffff),
     }
 }
 
@@ -198,17 +198,16 @@ fn mixed_rules(n: usize, r: &mut Rng, seen: &mut HashSet<Match>, out: &mut Vec<F
     let mut mac = 0u64;
     while out.len() < n {
         let mut m = Match::catchall();
-        let prio: u16;
-        match r.below(20) {
+        let prio: u16 = match r.below(20) {
             0 => {
                 m.set(Field::InPort, 1 + r.below(ports) as u128);
-                prio = 9;
+                9
             }
             1..=3 => {
                 m.set(Field::InPort, 1 + r.below(ports) as u128);
                 m.set(Field::EthSrc, vm_mac(r, mac));
                 mac += 1;
-                prio = 2;
+                2
             }
             4..=6 => {
                 m.set(Field::InPort, 1 + r.below(ports) as u128);
@@ -216,13 +215,13 @@ fn mixed_rules(n: usize, r: &mut Rng, seen: &mut HashSet<Match>, out: &mut Vec<F
                 let (ip, plen) = random_cidr(r);
                 let plen = plen.max(24);
                 m.set_masked(Field::ArpSpa, (ip & prefix32(plen)) as u128, prefix32(plen) as u128);
-                prio = 2;
+                2
             }
             7..=10 => {
                 m.set_masked(Field::VlanVid, 0x1000 | (1 + r.below(vlans)) as u128, 0x1fff);
                 m.set(Field::EthDst, vm_mac(r, mac));
                 mac += 1;
-                prio = 20;
+                20
             }
             11..=13 => {
                 m.set(Field::EthType, ETH_IP);
@@ -230,19 +229,22 @@ fn mixed_rules(n: usize, r: &mut Rng, seen: &mut HashSet<Match>, out: &mut Vec<F
                 if plen > 0 {
                     m.set_masked(Field::Ipv4Dst, ip as u128, prefix32(plen) as u128);
                 }
-                prio = 10 + plen as u16;
+                10 + plen as u16
             }
             14..=16 => {
                 m.set(Field::EthType, ETH_IP);
                 m.set(Field::IpProto, r.pick(&[6u128, 17]));
                 if r.chance(70) {
-                    m.set(Field::TpDst, if r.chance(50) { r.pick(&WELL_KNOWN) as u128 } else { 1 + r.below(65535) as u128 });
+                    m.set(
+                        Field::TpDst,
+                        if r.chance(50) { r.pick(&WELL_KNOWN) as u128 } else { 1 + r.below(65535) as u128 },
+                    );
                 } else {
                     let pieces = port_range_masks(1 + r.below(60000) as u16, 65535);
                     let (v, mask) = r.pick(&pieces);
                     m.set_masked(Field::TpDst, v as u128, mask as u128);
                 }
-                prio = 30 + r.below(2) as u16;
+                30 + r.below(2) as u16
             }
             _ => {
                 m.set(Field::EthType, ETH_IP);
@@ -255,9 +257,9 @@ fn mixed_rules(n: usize, r: &mut Rng, seen: &mut HashSet<Match>, out: &mut Vec<F
                 if dl > 0 {
                     m.set_masked(Field::Ipv4Dst, d as u128, prefix32(dl) as u128);
                 }
-                prio = 50 + r.below(10) as u16;
+                50 + r.below(10) as u16
             }
-        }
+        };
         if seen.insert(m) {
             out.push(spec(prio, m));
         }
@@ -321,7 +323,12 @@ pub fn rule(id: u64, s: &FlowSpec) -> Arc<Rule> {
 /// With `in_port = Some(p)` every packet comes from port `p`.
 pub fn traffic(shape: Shape, specs: &[FlowSpec], n: usize, seed: u64, in_port: Option<u32>) -> Vec<FlowKey> {
     let mut r = Rng::new(seed.wrapping_add(0x5151) ^ shape as u64);
-    let ports = specs.iter().filter_map(|s| (!s.m.is_wild(Field::InPort)).then(|| Field::InPort.get(&s.m.key) as u32)).max().unwrap_or(1);
+    let ports = specs
+        .iter()
+        .filter(|s| !s.m.is_wild(Field::InPort))
+        .map(|s| Field::InPort.get(&s.m.key) as u32)
+        .max()
+        .unwrap_or(1);
     let mut seen = HashSet::new();
     let mut out = Vec::with_capacity(n);
     let mut tries = 0;

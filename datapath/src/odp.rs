@@ -26,6 +26,8 @@ pub enum DpAction {
     SetIpv4Ttl(u8),
     SetIpv6Src(u128),
     SetIpv6Dst(u128),
+    SetIpv6Tclass(u8),
+    SetIpv6Hlimit(u8),
     SetTpSrc(u16),
     SetTpDst(u16),
     SetArpOp(u16),
@@ -39,6 +41,60 @@ impl DpAction {
     pub fn is_output(&self) -> bool {
         matches!(self, DpAction::Output(_))
     }
+
+    /// The header an Open vSwitch set action for this rewrite belongs to, and that
+    /// header's size in OVS's netlink key (`struct ovs_key_*`); None if not a set.
+    fn set_layer(&self) -> Option<(u8, usize)> {
+        use DpAction::*;
+        Some(match self {
+            SetEthSrc(_) | SetEthDst(_) => (0, 12),
+            SetIpv4Src(_) | SetIpv4Dst(_) | SetIpv4Tos(_) | SetIpv4Ttl(_) => (1, 12),
+            SetIpv6Src(_) | SetIpv6Dst(_) | SetIpv6Tclass(_) | SetIpv6Hlimit(_) => (2, 40),
+            SetTpSrc(_) | SetTpDst(_) => (3, 4),
+            SetArpOp(_) | SetArpSha(_) | SetArpSpa(_) | SetArpTha(_) | SetArpTpa(_) => (4, 24),
+            _ => return None,
+        })
+    }
+}
+
+/// How many bytes `acts` take in Open vSwitch's netlink encoding of datapath actions.
+/// OVS stops translating once that passes 64 kB (`resubmits yielded over 64 kB of
+/// actions`), so xvs counts the same way to stop at the same place. Consecutive
+/// rewrites of one header are one OVS set action: masked (key + mask) unless every
+/// field of the key is written (only Ethernet's two addresses, or both L4 ports).
+/// A changed 802.1Q tag is a pop and a push in OVS.
+pub fn ovs_netlink_size(acts: &[DpAction]) -> usize {
+    let mut n = 0;
+    let mut i = 0;
+    while i < acts.len() {
+        let a = &acts[i];
+        if let Some((layer, key)) = a.set_layer() {
+            let mut j = i + 1;
+            while j < acts.len() && acts[j].set_layer().map(|l| l.0) == Some(layer) {
+                j += 1;
+            }
+            let run = &acts[i..j];
+            let full = match layer {
+                0 => run.iter().any(|x| matches!(x, DpAction::SetEthSrc(_)))
+                    && run.iter().any(|x| matches!(x, DpAction::SetEthDst(_))),
+                3 => run.iter().any(|x| matches!(x, DpAction::SetTpSrc(_)))
+                    && run.iter().any(|x| matches!(x, DpAction::SetTpDst(_))),
+                _ => false,
+            };
+            // Outer attribute header + key attribute header + key (and mask).
+            n += 4 + 4 + if full { key } else { 2 * key };
+            i = j;
+            continue;
+        }
+        n += match a {
+            DpAction::Output(_) | DpAction::PushVlan { .. } => 8,
+            DpAction::PopVlan => 4,
+            DpAction::SetVlanTci(_) => 12,
+            _ => 0, // sets were counted above
+        };
+        i += 1;
+    }
+    n
 }
 
 fn ip4(v: u32) -> std::net::Ipv4Addr {
@@ -66,6 +122,8 @@ impl fmt::Display for DpAction {
             DpAction::SetIpv4Ttl(t) => write!(f, "set(ipv4(ttl={t}))"),
             DpAction::SetIpv6Src(a) => write!(f, "set(ipv6(src={}))", std::net::Ipv6Addr::from(*a)),
             DpAction::SetIpv6Dst(a) => write!(f, "set(ipv6(dst={}))", std::net::Ipv6Addr::from(*a)),
+            DpAction::SetIpv6Tclass(t) => write!(f, "set(ipv6(tclass=0x{t:x}))"),
+            DpAction::SetIpv6Hlimit(h) => write!(f, "set(ipv6(hlimit={h}))"),
             DpAction::SetTpSrc(p) => write!(f, "set(l4(src={p}))"),
             DpAction::SetTpDst(p) => write!(f, "set(l4(dst={p}))"),
             DpAction::SetArpOp(o) => write!(f, "set(arp(op={o}))"),
@@ -84,4 +142,26 @@ pub fn format_dp_actions(acts: &[DpAction]) -> String {
         return "drop".to_string();
     }
     acts.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn netlink_size_groups_sets_like_ovs() {
+        use DpAction::*;
+        // output 8, push 8, pop 4, changed tag = pop + push 12.
+        assert_eq!(ovs_netlink_size(&[Output(1), PushVlan { tpid: 0x8100, tci: 5 }, PopVlan, SetVlanTci(7)]), 32);
+        // One Ethernet address: masked set (4 + 4 + 2 * 12); both: plain set (4 + 4 + 12).
+        assert_eq!(ovs_netlink_size(&[SetEthDst([0; 6])]), 32);
+        assert_eq!(ovs_netlink_size(&[SetEthSrc([0; 6]), SetEthDst([0; 6])]), 20);
+        // Two IPv4 rewrites in a row are one masked set of struct ovs_key_ipv4 (12 bytes).
+        assert_eq!(ovs_netlink_size(&[SetIpv4Src(1), SetIpv4Ttl(3), Output(2)]), 32 + 8);
+        // Separated by an output they are two.
+        assert_eq!(ovs_netlink_size(&[SetIpv4Src(1), Output(2), SetIpv4Ttl(3)]), 32 + 8 + 32);
+        assert_eq!(ovs_netlink_size(&[SetTpSrc(1), SetTpDst(2)]), 12);
+        assert_eq!(ovs_netlink_size(&[SetIpv6Hlimit(1)]), 88);
+        assert_eq!(ovs_netlink_size(&[SetArpOp(2)]), 56);
+    }
 }

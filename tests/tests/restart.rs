@@ -46,7 +46,7 @@ fn kill_9_and_restart_resumes_forwarding_with_the_same_flows() {
     );
 
     // Traffic keeps flowing while xvsd dies and comes back.
-    let mut ping = a.ns.spawn(&["ping", "-n", "-q", "-i", "0.05", "-w", "6", &b.ip]).unwrap();
+    let ping = a.ns.spawn(&["ping", "-n", "-q", "-i", "0.05", "-w", "6", &b.ip]).unwrap();
     std::thread::sleep(Duration::from_millis(500));
     x1.kill9();
     x1.keep_dir = true;

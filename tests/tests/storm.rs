@@ -47,8 +47,9 @@ fn upcall_budget_holds_a_flow_flood_and_control_stays_responsive() {
     x.ctl(&["add-br", "br0", "fail_mode=secure"]).unwrap();
     x.ctl(&["add-port", "br0", &a.host, "ofport=1"]).unwrap();
     x.ctl(&["add-port", "br0", &b.host, "ofport=2"]).unwrap();
-    // Every UDP port is its own megaflow (the tables look at tp_dst).
-    x.ctl_input(&["add-flows", "br0"], Some("priority=10,udp,tp_dst=5000,actions=drop\npriority=1,actions=output:2\n")).unwrap();
+    // Every UDP port is its own megaflow: the actions read all of tp_dst (a match
+    // alone would not do: the classifier un-wildcards only the bits it needs).
+    x.ctl_input(&["add-flows", "br0"], Some("priority=10,udp,tp_dst=5000,actions=drop\npriority=1,udp,actions=move:NXM_OF_UDP_DST[]->NXM_NX_REG0[0..15],output:2\n")).unwrap();
     let sock = x.socket.clone();
     let ctl = std::thread::spawn(move || {
         // Flow-mods keep working while the storm runs.

@@ -36,7 +36,8 @@ pub mod word {
     pub const NW_L4: usize = 4;
     /// arp_sha / nd_sll (16..64) | tcp_flags (0..16)
     pub const ARP_SHA: usize = 5;
-    /// arp_tha / nd_tll (16..64) | reserved (0..16)
+    /// arp_tha / nd_tll (16..64) | inner VLAN TCI of a double-tagged frame (0..16,
+    /// CFI = present; datapath only, OpenFlow matches the outer tag)
     pub const ARP_THA: usize = 6;
     /// ipv6_src (two words, high first)
     pub const IPV6_SRC: usize = 7;
@@ -166,6 +167,15 @@ impl FlowKey {
     #[inline]
     pub fn set_vlan_tci(&mut self, tci: u16) {
         self.w[word::DL_DST_TCI] = (self.w[word::DL_DST_TCI] & !0xffff) | tci as u64;
+    }
+    /// The inner tag of a double-tagged (QinQ) frame, CFI set when present.
+    #[inline]
+    pub fn vlan_tci2(&self) -> u16 {
+        self.w[word::ARP_THA] as u16
+    }
+    #[inline]
+    pub fn set_vlan_tci2(&mut self, tci: u16) {
+        self.w[word::ARP_THA] = (self.w[word::ARP_THA] & !0xffff) | tci as u64;
     }
     #[inline]
     pub fn set_dl_dst(&mut self, mac: [u8; 6]) {

@@ -133,8 +133,11 @@ pub fn extract(frame: &[u8], in_port: u32, key: &mut FlowKey) -> Result<Offsets,
     let mut tci = 0u16;
     let mut off = 14;
 
-    // One tag, 802.1Q or 802.1ad. OVS keeps the tag's PCP and VID and replaces its DEI
-    // bit with "present"; what follows the tag (even another tag) is dl_type.
+    // Up to two tags, 802.1Q or 802.1ad, as Open vSwitch parses them. The outer one is
+    // the OpenFlow vlan_tci; the inner one is kept for the datapath (pushing and
+    // popping tags must know it). Each keeps PCP and VID, with DEI replaced by
+    // "present"; whatever follows the second tag (even a third tag) is dl_type.
+    let mut tci2 = 0u16;
     if ethertype::is_vlan(dl_type) {
         key.w[word::DL_DST_TCI] = dst;
         key.w[word::DL_SRC_TYPE] = src | dl_type as u64;
@@ -142,6 +145,12 @@ pub fn extract(frame: &[u8], in_port: u32, key: &mut FlowKey) -> Result<Offsets,
         tci = rd16(tag, 0) | VLAN_CFI;
         dl_type = rd16(tag, 2);
         off = 18;
+        if ethertype::is_vlan(dl_type) {
+            let tag = chunk::<4>(frame, 18).ok_or(Malformed::Vlan)?;
+            tci2 = rd16(tag, 0) | VLAN_CFI;
+            dl_type = rd16(tag, 2);
+            off = 22;
+        }
     }
     // An 802.3 length field, not an ethertype. (OVS would also look through an
     // LLC/SNAP header here; we do not.)
@@ -150,6 +159,7 @@ pub fn extract(frame: &[u8], in_port: u32, key: &mut FlowKey) -> Result<Offsets,
     }
     key.w[word::DL_DST_TCI] = dst | tci as u64;
     key.w[word::DL_SRC_TYPE] = src | dl_type as u64;
+    key.w[word::ARP_THA] = tci2 as u64;
 
     match dl_type {
         ethertype::IPV4 => extract_ipv4(frame, off, key),
@@ -280,7 +290,8 @@ fn extract_nd(p: &[u8], key: &mut FlowKey) {
     key.w[word::ND_TARGET] = rd64(nd, 8);
     key.w[word::ND_TARGET + 1] = rd64(nd, 16);
     key.w[word::ARP_SHA] = mac_to_u64(ll.sll) << 16;
-    key.w[word::ARP_THA] = mac_to_u64(ll.tll) << 16;
+    // The low 16 bits hold the inner VLAN tag.
+    key.w[word::ARP_THA] |= mac_to_u64(ll.tll) << 16;
 }
 
 #[inline(always)]
@@ -298,7 +309,8 @@ fn extract_arp(frame: &[u8], off: usize, key: &mut FlowKey) -> Result<Offsets, M
         // Bytes 6..14 are op + sha, 16..24 the low half of spa + tha: shifting left by
         // 16 drops the neighbour and leaves the MAC in bits 16..64.
         key.w[word::ARP_SHA] = rd64(a, 6) << 16;
-        key.w[word::ARP_THA] = rd64(a, 16) << 16;
+        // The low 16 bits hold the inner VLAN tag.
+        key.w[word::ARP_THA] |= rd64(a, 16) << 16;
     }
     Ok(Offsets {
         l3: off as u16,

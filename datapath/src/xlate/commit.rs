@@ -13,7 +13,7 @@ impl Ctx<'_> {
     pub(super) fn commit(&mut self) {
         let (f, b) = (self.flow, self.base);
         let acts = &mut self.out.actions;
-        commit_vlan(&f, &b, self.vlan_tpid, acts);
+        commit_vlan(&f, &b, self.tpids, acts);
         if f.dl_src() != b.dl_src() {
             acts.push(DpAction::SetEthSrc(f.dl_src()));
         }
@@ -41,6 +41,12 @@ impl Ctx<'_> {
             }
             if changed(Field::Ipv6Dst) {
                 acts.push(DpAction::SetIpv6Dst(Field::Ipv6Dst.get(&f)));
+            }
+            if changed(Field::NwTos) {
+                acts.push(DpAction::SetIpv6Tclass(Field::NwTos.get(&f) as u8));
+            }
+            if changed(Field::NwTtl) {
+                acts.push(DpAction::SetIpv6Hlimit(Field::NwTtl.get(&f) as u8));
             }
         } else if dl_type == ETH_TYPE_ARP || dl_type == ETH_TYPE_RARP {
             if changed(Field::ArpOp) {
@@ -85,16 +91,35 @@ fn mac(v: u128) -> [u8; 6] {
     crate::flow::key::mac_from_u64(v as u64)
 }
 
-fn commit_vlan(f: &FlowKey, b: &FlowKey, tpid: u16, acts: &mut Vec<DpAction>) {
-    let (ft, bt) = (f.vlan_tci(), b.vlan_tci());
-    match (bt & VLAN_CFI != 0, ft & VLAN_CFI != 0) {
-        (false, false) => {}
-        (true, false) => acts.push(DpAction::PopVlan),
-        (false, true) => acts.push(DpAction::PushVlan { tpid, tci: ft & !VLAN_CFI }),
-        (true, true) => {
-            if ft != bt {
-                acts.push(DpAction::SetVlanTci(ft & !VLAN_CFI));
+/// Turn the packet's tag stack (`b`: outer, inner) into the wanted one (`f`): modify
+/// the outer tag in place when only it changed, otherwise pop tags until what is left
+/// is the innermost part of the wanted stack and push the rest, innermost first.
+fn commit_vlan(f: &FlowKey, b: &FlowKey, tpids: [u16; 2], acts: &mut Vec<DpAction>) {
+    let present = |t: u16| t & VLAN_CFI != 0;
+    // Without an outer tag there is no tag at all (a write of 0 to vlan_tci removes
+    // the whole stack, as in Open vSwitch).
+    let want: Vec<(u16, u16)> = if present(f.vlan_tci()) {
+        [(f.vlan_tci(), tpids[0]), (f.vlan_tci2(), tpids[1])].into_iter().filter(|(t, _)| present(*t)).collect()
+    } else {
+        vec![]
+    };
+    let have: Vec<u16> = [b.vlan_tci(), b.vlan_tci2()].into_iter().filter(|t| present(*t)).collect();
+    let want_tcis: Vec<u16> = want.iter().map(|(t, _)| *t).collect();
+    if want_tcis == have {
+        return;
+    }
+    if !have.is_empty() && want.len() == have.len() && want_tcis[1..] == have[1..] {
+        acts.push(DpAction::SetVlanTci(want_tcis[0] & !VLAN_CFI));
+        return;
+    }
+    for k in 0..=have.len() {
+        let rest = &have[k..];
+        if rest.len() <= want.len() && want_tcis[want.len() - rest.len()..] == *rest {
+            acts.extend(std::iter::repeat_n(DpAction::PopVlan, k));
+            for (tci, tpid) in want[..want.len() - rest.len()].iter().rev() {
+                acts.push(DpAction::PushVlan { tpid: *tpid, tci: tci & !VLAN_CFI });
             }
+            return;
         }
     }
 }

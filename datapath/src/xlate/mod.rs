@@ -32,6 +32,9 @@ use trace::Trace;
 
 pub const MAX_DEPTH: u32 = 64;
 pub const MAX_RESUBMITS: u32 = 4096;
+/// Translation stops (without an error) once the datapath actions, counted in Open
+/// vSwitch's encoding, pass this size.
+pub const MAX_ACTIONS_BYTES: usize = 65535;
 const ETH_TYPE_IP: u128 = 0x0800;
 const ETH_TYPE_IPV6: u128 = 0x86dd;
 const ETH_TYPE_ARP: u128 = 0x0806;
@@ -94,8 +97,11 @@ struct Ctx<'a> {
     table: u8,
     depth: u32,
     resubmits: u32,
-    /// TPID of a VLAN tag pushed by push_vlan.
-    vlan_tpid: u16,
+    /// Nesting of tables and bridges, for the trace's indentation.
+    indent: u32,
+    /// TPIDs of the outer and inner VLAN tags pushed by push_vlan (0x8100 for tags the
+    /// packet came with: their TPID stays in the frame unless they are popped).
+    tpids: [u16; 2],
     /// `exit` or a fatal error: stop executing actions.
     stop: bool,
     /// False for traces: no MAC learning, no learn() flows.
@@ -159,13 +165,14 @@ fn translate_inner(
         table: 0,
         depth: 0,
         resubmits: 0,
-        vlan_tpid: 0x8100,
+        indent: 0,
+        tpids: [0x8100; 2],
         stop: false,
         may_learn,
         trace,
     };
     ctx.trace_bridge();
-    ctx.xlate_table(0);
+    ctx.xlate_table(0, None, true);
     let mut out = ctx.out;
     ctx.wc.clear_xlate_words();
     ctx.wc.w[word::META] = u64::MAX;
@@ -227,13 +234,13 @@ fn prereqs_ok(pr: Prereq, flow: &FlowKey, wc: &mut FlowMask) -> bool {
 impl<'a> Ctx<'a> {
     fn trace_bridge(&mut self) {
         if let Some(t) = self.trace.as_deref_mut() {
-            t.bridge(&self.bridge.name, self.depth);
+            t.bridge(&self.bridge.name, self.indent);
         }
     }
 
     fn trace(&mut self, s: impl FnOnce() -> String) {
         if let Some(t) = self.trace.as_deref_mut() {
-            t.line(self.depth, &s());
+            t.line(self.indent, &s());
         }
     }
 
@@ -260,20 +267,45 @@ impl<'a> Ctx<'a> {
     }
 
     /// Look up `table_id` in the current bridge and run the matched rule's actions.
-    fn xlate_table(&mut self, table_id: u8) {
+    /// `lookup_port` (resubmit(PORT,T)) replaces in_port for the lookup only, as in
+    /// Open vSwitch. As there, only jumps to the same or an earlier table (and patch
+    /// crossings, which restart at table 0) deepen the recursion; forward jumps are
+    /// bounded by the number of tables and by the resubmit count.
+    fn xlate_table(&mut self, table_id: u8, lookup_port: Option<u32>, top: bool) {
         if self.stop {
             return;
         }
         if self.depth >= MAX_DEPTH {
-            self.fail(XlateError::TooDeep, format!("over {MAX_DEPTH} levels of resubmit/patch recursion"));
+            self.fail(XlateError::TooDeep, format!("over max translation depth {MAX_DEPTH}"));
+            return;
+        }
+        if self.resubmits >= MAX_RESUBMITS {
+            self.fail(XlateError::TooManyResubmits, format!("over {MAX_RESUBMITS} resubmit actions"));
+            return;
+        }
+        // Not an error in Open vSwitch either: the actions so far are kept and this
+        // bridge stops, as if it had executed `exit`.
+        if crate::odp::ovs_netlink_size(&self.out.actions) > MAX_ACTIONS_BYTES {
+            self.trace(|| "resubmits yielded over 64 kB of actions".into());
+            self.stop = true;
             return;
         }
         let bridge = self.bridge.clone();
         let Some(cls) = bridge.tables.get(table_id as usize) else {
             return;
         };
-        let rule = cls.lookup(&self.flow, &mut self.wc).cloned();
+        let rule = match lookup_port {
+            Some(p) => {
+                let real = self.flow.in_port();
+                self.flow.set_in_port(p);
+                let r = cls.lookup(&self.flow, &mut self.wc).cloned();
+                self.flow.set_in_port(real);
+                r
+            }
+            None => cls.lookup(&self.flow, &mut self.wc).cloned(),
+        };
         let old_table = self.table;
+        let deepens = !top && table_id <= old_table;
         self.table = table_id;
         match rule {
             None => {
@@ -290,10 +322,15 @@ impl<'a> Ctx<'a> {
                         format!("{table_id:2}. {}{c}\n    {acts}", if m.is_empty() { "priority 32768".to_string() } else { m })
                     });
                 }
-                self.depth += 1;
+                if !top {
+                    self.resubmits += 1;
+                }
+                self.depth += deepens as u32;
+                self.indent += 1;
                 let acts = r.actions.clone();
                 self.do_actions(&acts);
-                self.depth -= 1;
+                self.indent -= 1;
+                self.depth -= deepens as u32;
             }
         }
         self.table = old_table;
@@ -323,7 +360,7 @@ impl<'a> Ctx<'a> {
             Action::Local => self.output(ofpp::LOCAL),
             Action::InPort => self.output(ofpp::IN_PORT),
             Action::Resubmit { port, table } => self.resubmit(*port, *table),
-            Action::GotoTable(t) => self.xlate_table(*t),
+            Action::GotoTable(t) => self.xlate_table(*t, None, false),
             Action::SetVlanVid { vid, push_if_needed } => {
                 Field::VlanTci.set_masked(&mut self.wc, 0xffff, 0xffff);
                 let tci = self.flow.vlan_tci();
@@ -331,7 +368,7 @@ impl<'a> Ctx<'a> {
                     self.flow.set_vlan_tci((tci & !VLAN_VID_MASK) | (vid & VLAN_VID_MASK));
                 } else if *push_if_needed {
                     self.flow.set_vlan_tci(VLAN_CFI | (vid & VLAN_VID_MASK));
-                    self.vlan_tpid = 0x8100;
+                    self.tpids[0] = 0x8100;
                 }
             }
             Action::SetVlanPcp { pcp, push_if_needed } => {
@@ -342,21 +379,25 @@ impl<'a> Ctx<'a> {
                     self.flow.set_vlan_tci((tci & !VLAN_PCP_MASK) | bits);
                 } else if *push_if_needed {
                     self.flow.set_vlan_tci(VLAN_CFI | bits);
-                    self.vlan_tpid = 0x8100;
+                    self.tpids[0] = 0x8100;
                 }
             }
             Action::StripVlan => {
-                Field::VlanTci.set_masked(&mut self.wc, 0xffff, 0xffff);
-                self.flow.set_vlan_tci(0);
+                // The inner tag (if any) becomes the outer one: what follows depends
+                // on both.
+                self.unwildcard_vlans();
+                self.flow.set_vlan_tci(self.flow.vlan_tci2());
+                self.flow.set_vlan_tci2(0);
+                self.tpids = [self.tpids[1], 0x8100];
             }
             Action::PushVlan(tpid) => {
-                Field::VlanTci.set_masked(&mut self.wc, 0xffff, 0xffff);
-                if self.flow.vlan_tci() & VLAN_CFI != 0 {
-                    self.fail(XlateError::Unsupported, "push_vlan on a tagged packet (double tagging) is not supported yet".into());
-                    return false;
-                }
+                self.unwildcard_vlans();
+                // A new outer tag with VID 0 and PCP 0 (set_field/mod_vlan_vid fill it in).
+                // Only two tags are tracked: pushing onto two drops the innermost, as
+                // Open vSwitch does.
+                self.flow.set_vlan_tci2(self.flow.vlan_tci());
                 self.flow.set_vlan_tci(VLAN_CFI);
-                self.vlan_tpid = *tpid;
+                self.tpids = [*tpid, self.tpids[0]];
             }
             Action::SetField { field, value, mask, .. } => self.set_field(*field, *value, *mask),
             Action::Load { dst, value } => {
@@ -403,10 +444,16 @@ impl<'a> Ctx<'a> {
         true
     }
 
+    pub(super) fn unwildcard_vlans(&mut self) {
+        Field::VlanTci.set_masked(&mut self.wc, 0xffff, 0xffff);
+        self.wc.w[word::ARP_THA] |= 0xffff;
+    }
+
     /// Writes to vlan_tci through set_field/load/move follow the tag presence bit.
     fn fixup_vlan_write(&mut self, f: Field) {
         if matches!(f, Field::VlanTci | Field::VlanVid | Field::DlVlan | Field::DlVlanPcp) {
-            Field::VlanTci.set_masked(&mut self.wc, 0xffff, 0xffff);
+            // Removing the outer tag removes the whole stack, so the inner tag matters too.
+            self.unwildcard_vlans();
         }
     }
 
@@ -446,20 +493,9 @@ impl<'a> Ctx<'a> {
     }
 
     fn resubmit(&mut self, port: Option<u32>, table: Option<u8>) {
-        self.resubmits += 1;
-        if self.resubmits > MAX_RESUBMITS {
-            self.fail(XlateError::TooManyResubmits, format!("over {MAX_RESUBMITS} resubmits"));
-            return;
-        }
-        let old_in = self.flow.in_port();
-        if let Some(p) = port {
-            if p != ofpp::IN_PORT {
-                self.flow.set_in_port(p);
-            }
-        }
+        let lookup_port = port.filter(|p| *p != ofpp::IN_PORT);
         let t = table.unwrap_or(self.table);
-        self.xlate_table(t);
-        self.flow.set_in_port(old_in);
+        self.xlate_table(t, lookup_port, false);
     }
 
     /// Output to an OpenFlow port of the current bridge (or a reserved port).
@@ -502,25 +538,29 @@ impl<'a> Ctx<'a> {
             return;
         };
         // Cross the patch: the peer bridge starts at table 0 with its own in_port and
-        // fresh registers/metadata. Its header changes are not seen back here.
+        // fresh registers, metadata and tunnel metadata. Its header changes, its
+        // `exit` and its errors do not come back here (as in Open vSwitch).
         let saved_flow = self.flow;
         let saved_bridge = std::mem::replace(&mut self.bridge, peer);
-        let saved_table = self.table;
+        let saved_error = (self.out.error, self.out.error_detail.clone());
+        let saved_tun_wc = (self.wc.w[word::TUN_ID], self.wc.w[word::TUN_ADDRS]);
         for w in crate::flow::key::DP_WORDS..crate::flow::key::NW {
             self.flow.w[w] = 0;
         }
+        self.flow.w[word::TUN_ID] = 0;
+        self.flow.w[word::TUN_ADDRS] = 0;
         self.flow.set_in_port(peer_ofport);
-        self.depth += 1;
+        self.indent += 1;
         self.trace_bridge();
-        self.xlate_table(0);
-        self.depth -= 1;
+        self.xlate_table(0, None, false);
+        self.indent -= 1;
         self.bridge = saved_bridge;
-        self.table = saved_table;
         self.flow = saved_flow;
-        if self.out.error.is_none() {
-            // A later output in this bridge must undo what the peer did to the header.
-            self.stop = false;
-        }
+        // The peer matched on its own (zeroed) tunnel metadata, not on the packet's.
+        self.wc.w[word::TUN_ID] = saved_tun_wc.0;
+        self.wc.w[word::TUN_ADDRS] = saved_tun_wc.1;
+        (self.out.error, self.out.error_detail) = saved_error;
+        self.stop = false;
     }
 
     fn learn(&mut self, l: &crate::flow::action::Learn) {

@@ -15,8 +15,11 @@ use crate::flow::field::Field;
 use crate::flow::key::{VLAN_CFI, VLAN_PCP_MASK, VLAN_VID_MASK};
 
 impl Ctx<'_> {
-    /// Work out the VLAN of the current packet in the NORMAL switch; None = drop.
-    fn normal_input_vlan(&mut self) -> Option<u16> {
+    /// Work out the VLAN of the current packet in the NORMAL switch and the VID of
+    /// its inner (customer) tag, 0 if none; None = drop. As in Open vSwitch, a frame
+    /// from an access port is single-tagged inside the switch, a trunk's frame keeps
+    /// its whole tag stack.
+    fn normal_input_vlan(&mut self) -> Option<(u16, u16)> {
         let bridge = self.bridge.clone();
         let in_port = self.flow.in_port();
         let Some(port) = bridge.ports.get(&in_port) else {
@@ -31,7 +34,7 @@ impl Ctx<'_> {
                     self.trace(|| format!("NORMAL: dropping VLAN {} tagged packet received on access port {}", tagged_vid.unwrap(), port.name));
                     return None;
                 }
-                Some(tag)
+                Some((tag, 0))
             }
             None => {
                 let vlan = tagged_vid.unwrap_or(0);
@@ -39,7 +42,9 @@ impl Ctx<'_> {
                     self.trace(|| format!("NORMAL: dropping VLAN {vlan} packet received on port {} not configured for it", port.name));
                     return None;
                 }
-                Some(vlan)
+                let tci2 = self.flow.vlan_tci2();
+                let inner = if tci & VLAN_CFI != 0 && tci2 & VLAN_CFI != 0 { tci2 & VLAN_VID_MASK } else { 0 };
+                Some((vlan, inner))
             }
         }
     }
@@ -48,8 +53,13 @@ impl Ctx<'_> {
         // NORMAL looks at the L2 header and the input port.
         Field::EthSrc.set(&mut self.wc, u128::MAX);
         Field::EthDst.set(&mut self.wc, u128::MAX);
-        Field::VlanTci.set(&mut self.wc, 0xffff);
-        let Some(vlan) = self.normal_input_vlan() else {
+        // Both tags: the inner one decides whether access ports take the frame.
+        self.unwildcard_vlans();
+        if is_reserved_mac(self.flow.dl_dst()) {
+            self.trace(|| "NORMAL: packet has reserved destination MAC, dropping".into());
+            return;
+        }
+        let Some((vlan, inner_vid)) = self.normal_input_vlan() else {
             return;
         };
         let bridge = self.bridge.clone();
@@ -69,7 +79,7 @@ impl Ctx<'_> {
                     return;
                 }
                 self.trace(|| format!("NORMAL: forwarding to learned port {out}"));
-                self.normal_output(out, vlan);
+                self.normal_output(out, vlan, inner_vid);
                 return;
             }
             self.trace(|| "NORMAL: no learned MAC for destination, flooding".into());
@@ -83,28 +93,43 @@ impl Ctx<'_> {
             .map(|p| p.ofport)
             .collect();
         for p in ports {
-            self.normal_output(p, vlan);
+            self.normal_output(p, vlan, inner_vid);
         }
     }
 
     /// Output from the NORMAL switch: tag or untag for the output port, then restore.
-    fn normal_output(&mut self, ofport: u32, vlan: u16) {
+    /// An access port takes only single-tagged traffic of its VLAN (Open vSwitch's
+    /// `xbundle_includes_vlan`): a frame with an inner tag never leaves untagged there.
+    fn normal_output(&mut self, ofport: u32, vlan: u16, inner_vid: u16) {
         let Some(port) = self.bridge.ports.get(&ofport).cloned() else {
             return;
         };
-        if !port.carries_vlan(vlan) {
+        if !port.carries_vlan(vlan) || (port.tag.is_some() && inner_vid != 0) {
             return;
         }
         let saved = self.flow.vlan_tci();
-        let new_tci = if port.tag.is_some() || vlan == 0 {
+        let new_tci = if port.tag.is_some() {
             0
         } else {
-            // Keep the priority bits the packet came with.
-            VLAN_CFI | (saved & VLAN_PCP_MASK) | vlan
+            // A trunk keeps the priority bits the packet came with; VLAN 0 with a
+            // priority still leaves as a priority tag (VID 0), as in Open vSwitch.
+            let tci = (saved & VLAN_PCP_MASK) | vlan;
+            if tci != 0 {
+                tci | VLAN_CFI
+            } else {
+                0
+            }
         };
+        let saved2 = self.flow.vlan_tci2();
+        // The inner tag (if any) goes out with a trunk; an access port sends frames
+        // without any tag. As in Open vSwitch, a tag whose VID and PCP are both 0 is
+        // not sent at all.
+        let inner = saved2 & !VLAN_CFI;
+        self.flow.set_vlan_tci2(if port.tag.is_none() && saved2 & VLAN_CFI != 0 && inner != 0 { inner | VLAN_CFI } else { 0 });
         self.flow.set_vlan_tci(new_tci);
         self.output_port(ofport);
         self.flow.set_vlan_tci(saved);
+        self.flow.set_vlan_tci2(saved2);
     }
 
     /// FLOOD/ALL: every port of the bridge except the input port, headers unchanged.
@@ -115,4 +140,29 @@ impl Ctx<'_> {
             self.output_port(p);
         }
     }
+}
+
+/// Destinations NORMAL never forwards: IEEE 802.1D/802.1Q reserved addresses
+/// (01:80:c2:00:00:00-0f: STP, pause, LACP, LLDP...) and the vendor control-protocol
+/// addresses Open vSwitch also treats as reserved.
+pub(crate) fn is_reserved_mac(m: [u8; 6]) -> bool {
+    if m[..5] == [0x01, 0x80, 0xc2, 0x00, 0x00] && m[5] <= 0x0f {
+        return true;
+    }
+    const OTHERS: [[u8; 6]; 13] = [
+        [0x00, 0xe0, 0x2b, 0x00, 0x00, 0x00], // Extreme EDP
+        [0x00, 0xe0, 0x2b, 0x00, 0x00, 0x04], // Extreme EAPS
+        [0x00, 0xe0, 0x2b, 0x00, 0x00, 0x06], // Extreme EAPS
+        [0x01, 0x00, 0x0c, 0x00, 0x00, 0x00], // Cisco ISL
+        [0x01, 0x00, 0x0c, 0xcc, 0xcc, 0xcc], // Cisco CDP, VTP, DTP, PAgP, UDLD
+        [0x01, 0x00, 0x0c, 0xcc, 0xcc, 0xcd], // Cisco PVST+
+        [0x01, 0x00, 0x0c, 0xcd, 0xcd, 0xcd], // Cisco STP UplinkFast
+        [0x01, 0x00, 0x0c, 0xcc, 0xcc, 0xc0], // Cisco CFM
+        [0x01, 0x00, 0x0c, 0xcc, 0xcc, 0xc1],
+        [0x01, 0x00, 0x0c, 0xcc, 0xcc, 0xc2],
+        [0x01, 0x00, 0x0c, 0xcc, 0xcc, 0xc3],
+        [0x01, 0x00, 0x0c, 0xcc, 0xcc, 0xc4],
+        [0x01, 0x00, 0x0c, 0xcc, 0xcc, 0xc5],
+    ];
+    OTHERS.contains(&m) || (m[..5] == [0x01, 0x00, 0x0c, 0xcc, 0xcc] && (0xc6..=0xc7).contains(&m[5]))
 }

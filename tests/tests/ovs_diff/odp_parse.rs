@@ -33,7 +33,10 @@ pub struct Masked {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Extra {
-    Icmp { ty: Option<Masked>, code: Option<Masked> },
+    Icmp {
+        ty: Option<Masked>,
+        code: Option<Masked>,
+    },
     Ipv6Tclass(Masked),
     Ipv6Hlimit(Masked),
     Ipv6Label(Masked),
@@ -42,10 +45,16 @@ pub enum Extra {
 #[derive(Clone, Debug, PartialEq)]
 pub enum OvsAct {
     Output(u32),
-    PushVlan { tpid: u16, tci: u16 },
+    PushVlan {
+        tpid: u16,
+        tci: u16,
+    },
     PopVlan,
     /// `set(KEY(field=value[/mask],...))`: resolved against the frame when executed.
-    Set { key: String, fields: Vec<(String, Masked)> },
+    Set {
+        key: String,
+        fields: Vec<(String, Masked)>,
+    },
     Extra(Extra),
     /// Changes only packet metadata (skb priority/mark): nothing to do on the frame.
     Meta(String),
@@ -145,12 +154,23 @@ pub fn parse(text: &str) -> Parsed {
         let Some((name, inner)) = call(a) else {
             return Parsed::Skip(format!("datapath action `{a}`"));
         };
+        // A packet-in for an expired TTL (dec_ttl, OFPR_INVALID_TTL = reason 2). The
+        // test bridges have no controller, so nothing leaves the switch; xvs drops
+        // the rest of the action list without a packet-in.
+        if name == "userspace" && inner.contains("controller(reason=2,") {
+            acts.push(OvsAct::Meta(a.to_string()));
+            continue;
+        }
         match name {
             "push_vlan" => {
                 let (mut tpid, mut vid, mut pcp, mut cfi) = (0x8100u16, 0u16, 0u16, 1u16);
                 for kv in split_top(inner) {
-                    let Some((k, v)) = kv.split_once('=') else { return Parsed::Skip(format!("`{a}`")) };
-                    let Some(n) = parse_value(v) else { return Parsed::Skip(format!("`{a}`")) };
+                    let Some((k, v)) = kv.split_once('=') else {
+                        return Parsed::Skip(format!("`{a}`"));
+                    };
+                    let Some(n) = parse_value(v) else {
+                        return Parsed::Skip(format!("`{a}`"));
+                    };
                     match k {
                         "tpid" => tpid = n as u16,
                         "vid" => vid = n as u16,
@@ -162,16 +182,22 @@ pub fn parse(text: &str) -> Parsed {
                 if cfi != 1 {
                     return Parsed::Skip(format!("push_vlan without CFI/present bit: `{a}`"));
                 }
-                acts.push(OvsAct::PushVlan { tpid, tci: pcp << 13 | vid });
+                acts.push(OvsAct::PushVlan {
+                    tpid,
+                    tci: pcp << 13 | vid,
+                });
             }
             "set" => {
-                let Some((key, fields)) = call(inner) else { return Parsed::Skip(format!("`{a}`")) };
+                let Some((key, fields)) = call(inner) else {
+                    return Parsed::Skip(format!("`{a}`"));
+                };
                 match key {
                     "skb_priority" | "skb_mark" => {
                         acts.push(OvsAct::Meta(a.to_string()));
                         continue;
                     }
-                    "eth" | "ipv4" | "ipv6" | "tcp" | "udp" | "sctp" | "arp" | "icmp" | "icmpv6" => {}
+                    "eth" | "ipv4" | "ipv6" | "tcp" | "udp" | "sctp" | "arp" | "icmp"
+                    | "icmpv6" => {}
                     _ => return Parsed::Skip(format!("datapath action `{a}`")),
                 }
                 let mut fs = Vec::new();
@@ -193,7 +219,10 @@ pub fn parse(text: &str) -> Parsed {
                 match key {
                     "icmp" | "icmpv6" => {
                         let get = |n: &str| fs.iter().find(|(k, _)| k == n).map(|(_, m)| m.clone());
-                        acts.push(OvsAct::Extra(Extra::Icmp { ty: get("type"), code: get("code") }));
+                        acts.push(OvsAct::Extra(Extra::Icmp {
+                            ty: get("type"),
+                            code: get("code"),
+                        }));
                     }
                     "ipv6" => {
                         let mut std_fields = Vec::new();
@@ -207,10 +236,16 @@ pub fn parse(text: &str) -> Parsed {
                             }
                         }
                         if !std_fields.is_empty() {
-                            acts.push(OvsAct::Set { key: key.into(), fields: std_fields });
+                            acts.push(OvsAct::Set {
+                                key: key.into(),
+                                fields: std_fields,
+                            });
                         }
                     }
-                    _ => acts.push(OvsAct::Set { key: key.into(), fields: fs }),
+                    _ => acts.push(OvsAct::Set {
+                        key: key.into(),
+                        fields: fs,
+                    }),
                 }
             }
             _ => return Parsed::Skip(format!("datapath action `{name}(...)`")),
@@ -221,7 +256,10 @@ pub fn parse(text: &str) -> Parsed {
 
 /// Extract the last "Datapath actions: " line of a trace.
 pub fn datapath_actions(trace: &str) -> Option<&str> {
-    trace.lines().rev().find_map(|l| l.strip_prefix("Datapath actions: "))
+    trace
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("Datapath actions: "))
 }
 
 fn merge(old: u128, m: &Masked) -> u128 {
@@ -229,7 +267,9 @@ fn merge(old: u128, m: &Masked) -> u128 {
 }
 
 fn rd(f: &[u8], at: usize, n: usize) -> Result<u128, String> {
-    let b = f.get(at..at + n).ok_or("frame too short for a masked set")?;
+    let b = f
+        .get(at..at + n)
+        .ok_or("frame too short for a masked set")?;
     Ok(b.iter().fold(0u128, |a, x| a << 8 | *x as u128))
 }
 
@@ -241,7 +281,8 @@ fn mac6(v: u128) -> [u8; 6] {
 /// The L3 offset of the frame as it is now (after pushes/pops).
 fn l3_of(f: &[u8]) -> usize {
     let mut off = 12;
-    while off + 2 <= f.len() && matches!(u16::from_be_bytes([f[off], f[off + 1]]), 0x8100 | 0x88a8) {
+    while off + 2 <= f.len() && matches!(u16::from_be_bytes([f[off], f[off + 1]]), 0x8100 | 0x88a8)
+    {
         off += 4;
     }
     off + 2
@@ -319,6 +360,13 @@ fn apply_extra(e: &Extra, f: &mut [u8]) -> Result<(), String> {
     Ok(())
 }
 
+fn step(a: &DpAction, buf: &mut [u8], len: &mut usize, ofs: &mut Offsets) -> Result<(), String> {
+    let mut p = PacketMut::new(buf, *len).ok_or("buffer")?;
+    exec::apply(&mut p, ofs, a).map_err(|e| format!("executing OVS's {a}: {e}"))?;
+    *len = p.len();
+    Ok(())
+}
+
 /// Execute OVS's datapath actions on a copy of `frame`: (datapath port, bytes) per
 /// output, in order.
 pub fn execute(acts: &[OvsAct], frame: &[u8], ofs: Offsets) -> Result<Vec<(u32, Vec<u8>)>, String> {
@@ -327,16 +375,18 @@ pub fn execute(acts: &[OvsAct], frame: &[u8], ofs: Offsets) -> Result<Vec<(u32, 
     let mut len = frame.len();
     let mut ofs = ofs;
     let mut out = Vec::new();
-    let mut step = |a: &DpAction, buf: &mut Vec<u8>, len: &mut usize, ofs: &mut Offsets| -> Result<(), String> {
-        let mut p = PacketMut::new(buf, *len).ok_or("buffer")?;
-        exec::apply(&mut p, ofs, a).map_err(|e| format!("executing OVS's {a}: {e}"))?;
-        *len = p.len();
-        Ok(())
-    };
     for a in acts {
         match a {
             OvsAct::Output(p) => out.push((*p, buf[..len].to_vec())),
-            OvsAct::PushVlan { tpid, tci } => step(&DpAction::PushVlan { tpid: *tpid, tci: *tci }, &mut buf, &mut len, &mut ofs)?,
+            OvsAct::PushVlan { tpid, tci } => step(
+                &DpAction::PushVlan {
+                    tpid: *tpid,
+                    tci: *tci,
+                },
+                &mut buf,
+                &mut len,
+                &mut ofs,
+            )?,
             OvsAct::PopVlan => step(&DpAction::PopVlan, &mut buf, &mut len, &mut ofs)?,
             OvsAct::Set { key, fields } => {
                 for d in resolve_set(key, fields, &buf[..len])? {
@@ -360,12 +410,32 @@ mod tests {
         let Parsed::Acts(a) = p else { panic!("{p:?}") };
         assert_eq!(a.len(), 3);
         assert_eq!(a[2], OvsAct::Output(2));
-        let Parsed::Acts(a) = parse("pop_vlan,2,push_vlan(vid=1,pcp=3),7,6") else { panic!() };
-        assert_eq!(a[2], OvsAct::PushVlan { tpid: 0x8100, tci: 3 << 13 | 1 });
+        let Parsed::Acts(a) = parse("pop_vlan,2,push_vlan(vid=1,pcp=3),7,6") else {
+            panic!()
+        };
+        assert_eq!(
+            a[2],
+            OvsAct::PushVlan {
+                tpid: 0x8100,
+                tci: 3 << 13 | 1
+            }
+        );
         assert_eq!(parse("drop"), Parsed::Acts(vec![]));
-        assert!(matches!(parse("userspace(pid=0,controller(reason=2))"), Parsed::Skip(_)));
-        assert!(matches!(parse("set(arp(sip=1.1.1.1,op=2,tha=fa:16:3e:00:00:01)),1"), Parsed::Acts(_)));
-        let Parsed::Acts(a) = parse("set(ipv6(src=2001::1,tclass=0x8/0xfc,hlimit=63)),2") else { panic!() };
+        assert!(matches!(
+            parse("userspace(pid=0,controller(reason=1,dont_send=0))"),
+            Parsed::Skip(_)
+        ));
+        assert!(matches!(
+            parse("userspace(pid=0,controller(reason=2,dont_send=1,continuation=0,recirc_id=1))"),
+            Parsed::Acts(_)
+        ));
+        assert!(matches!(
+            parse("set(arp(sip=1.1.1.1,op=2,tha=fa:16:3e:00:00:01)),1"),
+            Parsed::Acts(_)
+        ));
+        let Parsed::Acts(a) = parse("set(ipv6(src=2001::1,tclass=0x8/0xfc,hlimit=63)),2") else {
+            panic!()
+        };
         assert_eq!(a.len(), 4);
         assert!(matches!(parse("set(skb_priority(0x3)),2"), Parsed::Acts(_)));
         assert!(matches!(parse("ct(zone=1),recirc(0x1)"), Parsed::Skip(_)));

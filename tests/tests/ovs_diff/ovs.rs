@@ -28,9 +28,17 @@ const SCHEMA: &str = "/usr/share/openvswitch/vswitch.ovsschema";
 
 /// Where the OVS binaries are, or why the differential tests cannot run.
 pub fn ovs_available() -> Result<(), String> {
-    for bin in ["ovs-vswitchd", "ovsdb-server", "ovsdb-tool", "ovs-vsctl", "ovs-ofctl"] {
+    for bin in [
+        "ovs-vswitchd",
+        "ovsdb-server",
+        "ovsdb-tool",
+        "ovs-vsctl",
+        "ovs-ofctl",
+    ] {
         if find_bin(bin).is_none() {
-            return Err(format!("{bin} is not installed (Debian package openvswitch-switch)"));
+            return Err(format!(
+                "{bin} is not installed (Debian package openvswitch-switch)"
+            ));
         }
     }
     if !Path::new(SCHEMA).exists() {
@@ -41,10 +49,18 @@ pub fn ovs_available() -> Result<(), String> {
 
 fn find_bin(name: &str) -> Option<PathBuf> {
     let path = std::env::var("PATH").unwrap_or_default();
-    path.split(':')
-        .chain(["/usr/sbin", "/usr/bin", "/sbin", "/usr/local/sbin", "/usr/local/bin"])
+    let found = path
+        .split(':')
+        .chain([
+            "/usr/sbin",
+            "/usr/bin",
+            "/sbin",
+            "/usr/local/sbin",
+            "/usr/local/bin",
+        ])
         .map(|d| Path::new(d).join(name))
-        .find(|p| p.is_file())
+        .find(|p| p.is_file());
+    found
 }
 
 /// One kind of OVS port, as `ovs-vsctl add-port` creates it.
@@ -90,17 +106,19 @@ fn wait_for_path(p: &Path, what: &str, child: &mut Child) -> Result<(), String> 
 impl Ovs {
     /// Start a private instance. Takes a few tens of milliseconds.
     pub fn start() -> Result<Ovs, String> {
+        remove_stale_dirs();
         let n = INSTANCE.fetch_add(1, Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!("xvs-ovs-diff.{}.{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
-        let mut ovs = Ovs { dir, ovsdb: None, vswitchd: None, ctl: None };
+        let mut ovs = Ovs {
+            dir,
+            ovsdb: None,
+            vswitchd: None,
+            ctl: None,
+        };
         ovs.start_daemons()?;
         Ok(ovs)
-    }
-
-    pub fn dir(&self) -> &Path {
-        &self.dir
     }
 
     fn cmd(&self, bin: &str) -> Command {
@@ -115,11 +133,20 @@ impl Ovs {
     fn spawn_daemon(&self, bin: &str, args: &[String]) -> Result<Child, String> {
         let mut c = self.cmd(bin);
         c.args(args).stdin(Stdio::null()).stdout(Stdio::null());
-        c.stderr(std::fs::File::create(self.dir.join(format!("{bin}.stderr"))).map_err(|e| e.to_string())?);
+        c.stderr(
+            std::fs::File::create(self.dir.join(format!("{bin}.stderr")))
+                .map_err(|e| e.to_string())?,
+        );
         // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
         unsafe {
             c.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0);
+                libc::prctl(
+                    libc::PR_SET_PDEATHSIG,
+                    libc::SIGKILL as libc::c_ulong,
+                    0,
+                    0,
+                    0,
+                );
                 Ok(())
             });
         }
@@ -160,7 +187,11 @@ impl Ovs {
                 "--no-chdir".into(),
             ],
         )?;
-        let r = wait_for_path(&self.dir.join("vswitchd.ctl"), "ovs-vswitchd", &mut vswitchd);
+        let r = wait_for_path(
+            &self.dir.join("vswitchd.ctl"),
+            "ovs-vswitchd",
+            &mut vswitchd,
+        );
         self.vswitchd = Some(vswitchd);
         r?;
         self.ctl = Some(Unixctl::connect(&self.dir.join("vswitchd.ctl"))?);
@@ -169,11 +200,20 @@ impl Ovs {
 
     /// Run an OVS command line tool; Ok(stdout) or Err(stderr).
     pub fn run(&self, bin: &str, args: &[&str]) -> Result<String, String> {
-        let out = self.cmd(bin).args(args).stdin(Stdio::null()).output().map_err(|e| format!("{bin}: {e}"))?;
+        let out = self
+            .cmd(bin)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("{bin}: {e}"))?;
         if out.status.success() {
             Ok(String::from_utf8_lossy(&out.stdout).into_owned())
         } else {
-            Err(format!("{bin} {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim()))
+            Err(format!(
+                "{bin} {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ))
         }
     }
 
@@ -211,7 +251,12 @@ impl Ovs {
         ];
         for p in ports {
             a.extend(["--".into(), "add-port".into(), name.into(), p.name.clone()]);
-            a.extend(["--".into(), "set".into(), "interface".into(), p.name.clone()]);
+            a.extend([
+                "--".into(),
+                "set".into(),
+                "interface".into(),
+                p.name.clone(),
+            ]);
             match &p.ty {
                 OvsPortType::Dummy => a.push("type=dummy".into()),
                 OvsPortType::Patch { peer } => {
@@ -247,9 +292,13 @@ impl Ovs {
             if line.starts_with("    ") {
                 // "vm1 5/1: (dummy)" or "patch-tun 1/none: (patch: peer=...)"
                 let mut it = t.split_whitespace();
-                let (Some(name), Some(nums)) = (it.next(), it.next()) else { continue };
+                let (Some(name), Some(nums)) = (it.next(), it.next()) else {
+                    continue;
+                };
                 let nums = nums.trim_end_matches(':');
-                let Some((of, dp)) = nums.split_once('/') else { continue };
+                let Some((of, dp)) = nums.split_once('/') else {
+                    continue;
+                };
                 if let (Ok(of), Ok(dp)) = (of.parse::<u32>(), dp.parse::<u32>()) {
                     m.insert(dp, (bridge.clone(), name.to_string(), of));
                 }
@@ -274,17 +323,34 @@ impl Ovs {
             let text: String = set.iter().map(|f| format!("{f}\n")).collect();
             std::fs::write(&path, text).map_err(|e| e.to_string())?;
             let p = path.display().to_string();
-            match proto {
-                Some(v) => self.ofctl(&["-O", v, "add-flows", br, &p])?,
-                None => self.ofctl(&["add-flows", br, &p])?,
+            let r = match proto {
+                Some(v) => self.ofctl(&["-O", v, "add-flows", br, &p]),
+                None => self.ofctl(&["add-flows", br, &p]),
             };
+            if let Err(e) = r {
+                // "FILE:N: message": name the flow.
+                let n: Option<usize> = e
+                    .rsplit(&format!("{p}:"))
+                    .next()
+                    .and_then(|t| t.split(':').next())
+                    .and_then(|n| n.parse().ok());
+                let line = n
+                    .and_then(|n| set.get(n - 1))
+                    .map(|l| format!("\nflow: {l}"))
+                    .unwrap_or_default();
+                return Err(format!("{e}{line}"));
+            }
         }
         Ok(())
     }
 
     pub fn dump_flows(&self, br: &str, filter: &str) -> Result<Vec<String>, String> {
         let out = self.ofctl(&["dump-flows", br, filter])?;
-        Ok(out.lines().filter(|l| l.starts_with(' ')).map(|l| l.to_string()).collect())
+        Ok(out
+            .lines()
+            .filter(|l| l.starts_with(' '))
+            .map(|l| l.to_string())
+            .collect())
     }
 
     /// `ofproto/trace BR FLOW` (no packet: no side effects, no MAC learning).
@@ -295,7 +361,10 @@ impl Ovs {
     /// Stop both daemons and remove the directory. Idempotent.
     pub fn stop(&mut self) {
         self.ctl = None;
-        for child in [self.vswitchd.take(), self.ovsdb.take()].into_iter().flatten() {
+        for child in [self.vswitchd.take(), self.ovsdb.take()]
+            .into_iter()
+            .flatten()
+        {
             stop_child(child);
         }
         if self.dir.exists() {
@@ -308,6 +377,26 @@ impl Ovs {
         let log = std::fs::read_to_string(self.dir.join("ovs-vswitchd.log")).unwrap_or_default();
         let lines: Vec<&str> = log.lines().collect();
         lines[lines.len().saturating_sub(20)..].join("\n")
+    }
+}
+
+/// Directories left by test processes that were killed (SIGKILL skips `Drop`; their
+/// daemons died with them through PR_SET_PDEATHSIG).
+fn remove_stale_dirs() {
+    let Ok(rd) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix("xvs-ovs-diff.") else {
+            continue;
+        };
+        let Some(pid) = rest.split('.').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
     }
 }
 
@@ -342,16 +431,29 @@ impl Drop for Ovs {
 /// `mod_vlan_vid` and push a tag on untagged packets).
 pub fn needs_of13(flow: &str) -> bool {
     let acts = flow.split_once("actions=").map(|(_, a)| a).unwrap_or("");
-    ["goto_table", "push_vlan", "->vlan_vid", "->vlan_pcp", "write_metadata", "meter:", "write_actions", "clear_actions"]
-        .iter()
-        .any(|k| acts.contains(k))
+    [
+        "goto_table",
+        "push_vlan",
+        "->vlan_vid",
+        "->vlan_pcp",
+        "write_metadata",
+        "meter:",
+        "write_actions",
+        "clear_actions",
+    ]
+    .iter()
+    .any(|k| acts.contains(k))
 }
 
 /// The unixctl JSON-RPC protocol: one JSON object per request and per reply, on a
 /// stream socket, no framing.
 struct Unixctl {
     w: UnixStream,
-    r: serde_json::StreamDeserializer<'static, serde_json::de::IoRead<BufReader<UnixStream>>, Value>,
+    r: serde_json::StreamDeserializer<
+        'static,
+        serde_json::de::IoRead<BufReader<UnixStream>>,
+        Value,
+    >,
     id: u64,
 }
 
@@ -361,11 +463,14 @@ impl Unixctl {
         let s = loop {
             match UnixStream::connect(path) {
                 Ok(s) => break s,
-                Err(e) if t0.elapsed() > Duration::from_secs(10) => return Err(format!("connect {}: {e}", path.display())),
+                Err(e) if t0.elapsed() > Duration::from_secs(10) => {
+                    return Err(format!("connect {}: {e}", path.display()))
+                }
                 Err(_) => std::thread::sleep(Duration::from_millis(5)),
             }
         };
-        s.set_read_timeout(Some(Duration::from_secs(60))).map_err(|e| e.to_string())?;
+        s.set_read_timeout(Some(Duration::from_secs(60)))
+            .map_err(|e| e.to_string())?;
         let r = s.try_clone().map_err(|e| e.to_string())?;
         let r = serde_json::Deserializer::from_reader(BufReader::new(r)).into_iter::<Value>();
         Ok(Unixctl { w: s, r, id: 0 })
@@ -374,7 +479,9 @@ impl Unixctl {
     fn call(&mut self, method: &str, params: &[&str]) -> Result<String, String> {
         self.id += 1;
         let req = serde_json::json!({ "method": method, "params": params, "id": self.id });
-        self.w.write_all(req.to_string().as_bytes()).map_err(|e| format!("unixctl write: {e}"))?;
+        self.w
+            .write_all(req.to_string().as_bytes())
+            .map_err(|e| format!("unixctl write: {e}"))?;
         let v = self
             .r
             .next()
@@ -384,8 +491,15 @@ impl Unixctl {
             return Err(format!("unixctl: unexpected reply {v}"));
         }
         match v.get("error") {
-            Some(e) if !e.is_null() => Err(e.as_str().map(|s| s.to_string()).unwrap_or_else(|| e.to_string())),
-            _ => Ok(v.get("result").and_then(|r| r.as_str()).unwrap_or("").to_string()),
+            Some(e) if !e.is_null() => Err(e
+                .as_str()
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| e.to_string())),
+            _ => Ok(v
+                .get("result")
+                .and_then(|r| r.as_str())
+                .unwrap_or("")
+                .to_string()),
         }
     }
 }

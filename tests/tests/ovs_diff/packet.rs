@@ -10,23 +10,41 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 pub type Mac = [u8; 6];
 
 pub fn mac(s: &str) -> Mac {
-    let v: Vec<u8> = s.split(':').map(|b| u8::from_str_radix(b, 16).expect("mac")).collect();
+    let v: Vec<u8> = s
+        .split(':')
+        .map(|b| u8::from_str_radix(b, 16).expect("mac"))
+        .collect();
     v.try_into().expect("6-byte mac")
 }
 
 pub fn fmt_mac(m: &Mac) -> String {
-    format!("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m[0], m[1], m[2], m[3], m[4], m[5])
+    format!(
+        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+        m[0], m[1], m[2], m[3], m[4], m[5]
+    )
 }
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum L4 {
-    Tcp { sport: u16, dport: u16 },
-    Udp { sport: u16, dport: u16 },
+    Tcp {
+        sport: u16,
+        dport: u16,
+    },
+    Udp {
+        sport: u16,
+        dport: u16,
+    },
     /// ICMP (in IPv4) or ICMPv6 (in IPv6).
-    Icmp { ty: u8, code: u8 },
+    Icmp {
+        ty: u8,
+        code: u8,
+    },
     /// ICMPv6 neighbour advertisement (136) or solicitation (135) with a target and
     /// no options.
-    Nd { ty: u8, target: Ipv6Addr },
+    Nd {
+        ty: u8,
+        target: Ipv6Addr,
+    },
     /// Another IP protocol with an opaque payload.
     Other(u8),
 }
@@ -35,9 +53,27 @@ pub enum L4 {
 pub enum L3 {
     /// Any other ethertype, opaque payload.
     Raw(u16),
-    Arp { op: u16, sha: Mac, spa: Ipv4Addr, tha: Mac, tpa: Ipv4Addr },
-    Ipv4 { src: Ipv4Addr, dst: Ipv4Addr, tos: u8, ttl: u8, l4: L4 },
-    Ipv6 { src: Ipv6Addr, dst: Ipv6Addr, tclass: u8, hlim: u8, l4: L4 },
+    Arp {
+        op: u16,
+        sha: Mac,
+        spa: Ipv4Addr,
+        tha: Mac,
+        tpa: Ipv4Addr,
+    },
+    Ipv4 {
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        tos: u8,
+        ttl: u8,
+        l4: L4,
+    },
+    Ipv6 {
+        src: Ipv6Addr,
+        dst: Ipv6Addr,
+        tclass: u8,
+        hlim: u8,
+        l4: L4,
+    },
 }
 
 /// A packet entering `bridge` on OpenFlow port `in_port` (a port with a datapath port,
@@ -85,22 +121,68 @@ impl Pkt {
         if let Some(t) = self.tun_id {
             let _ = write!(s, ",tun_id=0x{t:x}");
         }
-        let _ = write!(s, ",dl_src={},dl_dst={}", fmt_mac(&self.src), fmt_mac(&self.dst));
+        let _ = write!(
+            s,
+            ",dl_src={},dl_dst={}",
+            fmt_mac(&self.src),
+            fmt_mac(&self.dst)
+        );
         if let Some((vid, pcp)) = self.vlan {
             let _ = write!(s, ",vlan_tci=0x{:04x}", 0x1000 | (pcp as u16) << 13 | vid);
         }
         match &self.l3 {
             L3::Raw(_) => {}
-            L3::Arp { op, sha, spa, tha, tpa } => {
-                let _ = write!(s, ",arp_op={op},arp_spa={spa},arp_tpa={tpa},arp_sha={},arp_tha={}", fmt_mac(sha), fmt_mac(tha));
+            L3::Arp {
+                op,
+                sha,
+                spa,
+                tha,
+                tpa,
+            } => {
+                let _ = write!(
+                    s,
+                    ",arp_op={op},arp_spa={spa},arp_tpa={tpa},arp_sha={},arp_tha={}",
+                    fmt_mac(sha),
+                    fmt_mac(tha)
+                );
             }
-            L3::Ipv4 { src, dst, tos, ttl, l4 } => {
-                let _ = write!(s, ",nw_src={src},nw_dst={dst},nw_tos={},nw_ecn={},nw_ttl={ttl}", tos & 0xfc, tos & 3);
+            L3::Ipv4 {
+                src,
+                dst,
+                tos,
+                ttl,
+                l4,
+            } => {
+                let _ = write!(
+                    s,
+                    ",nw_src={src},nw_dst={dst},nw_tos={},nw_ecn={},nw_ttl={ttl}",
+                    tos & 0xfc,
+                    tos & 3
+                );
                 l4_trace(&mut s, l4);
             }
-            L3::Ipv6 { src, dst, tclass, hlim, l4 } => {
-                let _ = write!(s, ",ipv6_src={src},ipv6_dst={dst},nw_tos={},nw_ecn={},nw_ttl={hlim}", tclass & 0xfc, tclass & 3);
-                l4_trace(&mut s, l4);
+            L3::Ipv6 {
+                src,
+                dst,
+                tclass,
+                hlim,
+                l4,
+            } => {
+                let _ = write!(
+                    s,
+                    ",ipv6_src={src},ipv6_dst={dst},nw_tos={},nw_ecn={},nw_ttl={hlim}",
+                    tclass & 0xfc,
+                    tclass & 3
+                );
+                match l4 {
+                    L4::Icmp { ty, code } => {
+                        let _ = write!(s, ",icmpv6_type={ty},icmpv6_code={code}");
+                    }
+                    L4::Nd { ty, target } => {
+                        let _ = write!(s, ",icmpv6_type={ty},icmpv6_code=0,nd_target={target}");
+                    }
+                    _ => l4_trace(&mut s, l4),
+                }
             }
         }
         s
@@ -121,7 +203,13 @@ impl Pkt {
                 f.extend_from_slice(PAYLOAD);
                 f.extend_from_slice(PAYLOAD);
             }
-            L3::Arp { op, sha, spa, tha, tpa } => {
+            L3::Arp {
+                op,
+                sha,
+                spa,
+                tha,
+                tpa,
+            } => {
                 f.extend_from_slice(&0x0806u16.to_be_bytes());
                 f.extend_from_slice(&[0, 1, 0x08, 0x00, 6, 4]);
                 f.extend_from_slice(&op.to_be_bytes());
@@ -130,7 +218,13 @@ impl Pkt {
                 f.extend_from_slice(tha);
                 f.extend_from_slice(&tpa.octets());
             }
-            L3::Ipv4 { src, dst, tos, ttl, l4 } => {
+            L3::Ipv4 {
+                src,
+                dst,
+                tos,
+                ttl,
+                l4,
+            } => {
                 f.extend_from_slice(&0x0800u16.to_be_bytes());
                 let (proto, mut seg) = l4_bytes(l4, false);
                 let l3 = f.len();
@@ -142,10 +236,17 @@ impl Pkt {
                 f.extend_from_slice(&dst.octets());
                 let c = csum(0, &f[l3..l3 + 20]);
                 f[l3 + 10..l3 + 12].copy_from_slice(&c.to_be_bytes());
-                fill_l4_csum(&mut seg, proto, &pseudo4(*src, *dst, proto, seg.len()), false);
+                let ps = pseudo4(*src, *dst, proto, seg.len());
+                fill_l4_csum(&mut seg, proto, &ps, false);
                 f.extend_from_slice(&seg);
             }
-            L3::Ipv6 { src, dst, tclass, hlim, l4 } => {
+            L3::Ipv6 {
+                src,
+                dst,
+                tclass,
+                hlim,
+                l4,
+            } => {
                 f.extend_from_slice(&0x86ddu16.to_be_bytes());
                 let (proto, mut seg) = l4_bytes(l4, true);
                 let vtf: u32 = 6 << 28 | (*tclass as u32) << 20;
@@ -154,7 +255,8 @@ impl Pkt {
                 f.extend_from_slice(&[proto, *hlim]);
                 f.extend_from_slice(&src.octets());
                 f.extend_from_slice(&dst.octets());
-                fill_l4_csum(&mut seg, proto, &pseudo6(*src, *dst, proto, seg.len()), true);
+                let ps = pseudo6(*src, *dst, proto, seg.len());
+                fill_l4_csum(&mut seg, proto, &ps, true);
                 f.extend_from_slice(&seg);
             }
         }
@@ -235,7 +337,11 @@ fn fill_l4_csum(seg: &mut [u8], proto: u8, pseudo: &[u8], v6: bool) {
         (1, false) | (58, true) => 2,
         _ => return,
     };
-    let mut c = if proto == 1 { csum(0, seg) } else { csum(sum(0, pseudo), seg) };
+    let mut c = if proto == 1 {
+        csum(0, seg)
+    } else {
+        csum(sum(0, pseudo), seg)
+    };
     if proto == 17 && c == 0 {
         c = 0xffff;
     }
@@ -287,7 +393,9 @@ fn csum(acc: u32, data: &[u8]) -> u16 {
 /// Recompute the ICMP/ICMPv6 checksum of the IP packet at `l3` in place (used to
 /// execute OVS's `set(icmp(...))`, which xvs has no datapath action for).
 pub fn refresh_icmp_csum(f: &mut [u8], l3: usize) {
-    let Some(v) = f.get(l3).map(|b| b >> 4) else { return };
+    let Some(v) = f.get(l3).map(|b| b >> 4) else {
+        return;
+    };
     if v == 4 {
         let hl = ((f[l3] & 0xf) as usize) * 4;
         let total = u16::from_be_bytes([f[l3 + 2], f[l3 + 3]]) as usize;
@@ -360,7 +468,9 @@ pub fn check_frame(f: &[u8]) -> Result<(), String> {
             let src = Ipv6Addr::from(<[u8; 16]>::try_from(&f[l3 + 8..l3 + 24]).unwrap());
             let dst = Ipv6Addr::from(<[u8; 16]>::try_from(&f[l3 + 24..l3 + 40]).unwrap());
             let seg = &f[l3 + 40..l3 + 40 + plen];
-            if matches!(proto, 6 | 17 | 58) && csum(sum(0, &pseudo6(src, dst, proto, seg.len())), seg) != 0 {
+            if matches!(proto, 6 | 17 | 58)
+                && csum(sum(0, &pseudo6(src, dst, proto, seg.len())), seg) != 0
+            {
                 return Err(format!("bad L4 checksum (IPv6 next header {proto})"));
             }
         }
@@ -388,13 +498,51 @@ mod tests {
         let b4 = Ipv4Addr::new(10, 0, 0, 2);
         let a6: Ipv6Addr = "2001:db8::1".parse().unwrap();
         let b6: Ipv6Addr = "2001:db8::2".parse().unwrap();
-        for l4 in [L4::Tcp { sport: 1, dport: 80 }, L4::Udp { sport: 9, dport: 53 }, L4::Icmp { ty: 8, code: 0 }] {
-            let p = Pkt { l3: L3::Ipv4 { src: a4, dst: b4, tos: 0, ttl: 64, l4: l4.clone() }, ..base.clone() };
+        for l4 in [
+            L4::Tcp {
+                sport: 1,
+                dport: 80,
+            },
+            L4::Udp {
+                sport: 9,
+                dport: 53,
+            },
+            L4::Icmp { ty: 8, code: 0 },
+        ] {
+            let p = Pkt {
+                l3: L3::Ipv4 {
+                    src: a4,
+                    dst: b4,
+                    tos: 0,
+                    ttl: 64,
+                    l4: l4.clone(),
+                },
+                ..base.clone()
+            };
             check_frame(&p.frame()).unwrap();
-            let p = Pkt { l3: L3::Ipv6 { src: a6, dst: b6, tclass: 0, hlim: 64, l4 }, ..base.clone() };
+            let p = Pkt {
+                l3: L3::Ipv6 {
+                    src: a6,
+                    dst: b6,
+                    tclass: 0,
+                    hlim: 64,
+                    l4,
+                },
+                ..base.clone()
+            };
             check_frame(&p.frame()).unwrap();
         }
-        let mut f = Pkt { l3: L3::Ipv4 { src: a4, dst: b4, tos: 0, ttl: 64, l4: L4::Tcp { sport: 1, dport: 2 } }, ..base }.frame();
+        let mut f = Pkt {
+            l3: L3::Ipv4 {
+                src: a4,
+                dst: b4,
+                tos: 0,
+                ttl: 64,
+                l4: L4::Tcp { sport: 1, dport: 2 },
+            },
+            ..base
+        }
+        .frame();
         f[18 + 20 + 2] ^= 1;
         assert!(check_frame(&f).is_err());
     }

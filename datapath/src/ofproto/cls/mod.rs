@@ -14,7 +14,7 @@ pub mod ruleset;
 use std::sync::Arc;
 
 use crate::flow::key::{word, NW};
-use crate::flow::{FlowKey, FlowMask};
+use crate::flow::{FlowKey, FlowMask, Match};
 use crate::ofproto::rule::Rule;
 
 /// Number of prefix dimensions.
@@ -25,17 +25,16 @@ pub const N_DIMS: usize = 4;
 /// that a prefix of length `n` is `prefix(n)` for every dimension.
 #[derive(Clone, Copy, Debug)]
 pub struct Dim {
-    pub name: &'static str,
     pub word: usize,
     pub shift: u32,
     pub bits: u32,
 }
 
 pub const DIMS: [Dim; N_DIMS] = [
-    Dim { name: "nw_src", word: word::NW_ADDRS, shift: 32, bits: 32 },
-    Dim { name: "nw_dst", word: word::NW_ADDRS, shift: 0, bits: 32 },
-    Dim { name: "tp_src", word: word::NW_L4, shift: 16, bits: 16 },
-    Dim { name: "tp_dst", word: word::NW_L4, shift: 0, bits: 16 },
+    Dim { word: word::NW_ADDRS, shift: 32, bits: 32 },
+    Dim { word: word::NW_ADDRS, shift: 0, bits: 32 },
+    Dim { word: word::NW_L4, shift: 16, bits: 16 },
+    Dim { word: word::NW_L4, shift: 0, bits: 16 },
 ];
 
 /// Left-aligned values (or masks) of the four dimensions.
@@ -160,9 +159,14 @@ pub struct Entry {
 
 impl Entry {
     pub fn new(rule: Arc<Rule>, plen: [u8; N_DIMS], conj: bool) -> Entry {
-        let d = dims_of(&rule.m.key);
-        let val = [d[0] & prefix(plen[0]), d[1] & prefix(plen[1]), d[2] & prefix(plen[2]), d[3] & prefix(plen[3])];
+        let val = Entry::dims_of_match(&rule.m, &plen);
         Entry { prio: rule.priority, rule, val, plen, conj }
+    }
+
+    /// The prefix values of match `m` for prefix lengths `plen`.
+    pub fn dims_of_match(m: &Match, plen: &[u8; N_DIMS]) -> Dims {
+        let d = dims_of(&m.key);
+        [d[0] & prefix(plen[0]), d[1] & prefix(plen[1]), d[2] & prefix(plen[2]), d[3] & prefix(plen[3])]
     }
 
     /// Same match (within a bucket) and priority.
@@ -209,8 +213,8 @@ impl Entry {
                 false
             }
             None => {
-                for d in 0..N_DIMS {
-                    wcd[d] |= prefix(self.plen[d]);
+                for (w, &n) in wcd.iter_mut().zip(self.plen.iter()) {
+                    *w |= prefix(n);
                 }
                 true
             }
@@ -218,25 +222,50 @@ impl Entry {
     }
 }
 
-/// Per-lookup state shared by the groups a lookup visits.
+/// Per-lookup state shared by the groups a lookup visits. The packet's dimensions
+/// are extracted on first need (tables without prefix fields never pay for them).
 pub struct Ctx {
     /// The packet's dimensions.
     pub fd: Dims,
     /// Dimension bits un-wildcarded so far (ORed into the caller's mask at the end).
     pub wcd: Dims,
+    ready: bool,
 }
 
 impl Ctx {
     #[inline]
-    pub fn new(flow: &FlowKey, wc: &FlowMask) -> Ctx {
-        Ctx { fd: dims_of(flow), wcd: dims_of(wc) }
+    pub fn new() -> Ctx {
+        Ctx { fd: [0; N_DIMS], wcd: [0; N_DIMS], ready: false }
+    }
+
+    #[inline]
+    pub fn prepare(&mut self, flow: &FlowKey, wc: &FlowMask) {
+        if !self.ready {
+            self.fd = dims_of(flow);
+            self.wcd = dims_of(wc);
+            self.ready = true;
+        }
+    }
+
+    /// OR the dimension bits un-wildcarded into `wc`.
+    #[inline]
+    pub fn finish(&self, wc: &mut FlowMask) {
+        if self.ready {
+            or_dims(wc, &self.wcd);
+        }
+    }
+}
+
+impl Default for Ctx {
+    fn default() -> Self {
+        Ctx::new()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flow::{Field, Match};
+    use crate::flow::Field;
 
     #[test]
     fn dims_roundtrip() {

@@ -277,7 +277,7 @@ fn link_layer_oddities() {
     let (o, k) = ok(&cat(&[&eth, &[0xaa, 0xaa, 0x03], &[0u8; 43]]));
     assert_eq!(k.dl_type(), 0x05ff);
     assert_eq!(o, Offsets { l3: 14, l4: 0 });
-    // Double tag: only the outer one is parsed; dl_type is the inner TPID.
+    // Double tag (802.1ad outer, 802.1Q inner): both are parsed, as in Open vSwitch.
     let mut eth = ETH_VLAN;
     eth[12..14].copy_from_slice(&[0x88, 0xa8]);
     let (o, k) = ok(&cat(&[
@@ -287,8 +287,18 @@ fn link_layer_oddities() {
         &UDP,
     ]));
     assert_eq!(k.vlan_tci(), 0x100a);
-    assert_eq!(k.dl_type(), 0x8100);
-    assert_eq!(o, Offsets { l3: 18, l4: 0 });
+    assert_eq!(k.vlan_tci2(), 0x1014);
+    assert_eq!(k.dl_type(), 0x0800);
+    assert_eq!(o, Offsets { l3: 22, l4: 42 });
+    // A third tag is not parsed: dl_type is its TPID.
+    let (o, k) = ok(&cat(&[
+        &eth,
+        &[0x00, 0x0a, 0x81, 0x00, 0x00, 0x14, 0x81, 0x00, 0x00, 0x1e, 0x08, 0x00],
+        &IP4_UDP,
+        &UDP,
+    ]));
+    assert_eq!((k.vlan_tci(), k.vlan_tci2(), k.dl_type()), (0x100a, 0x1014, 0x8100));
+    assert_eq!(o, Offsets { l3: 22, l4: 0 });
     assert_eq!(k.w[word::NW_L4], 0);
     // Tagged frame whose inner type is an 802.3 length.
     let (_, k) = ok(&cat(&[&ETH_VLAN, &[0x00, 0x0a, 0x00, 0x10], &[0u8; 16]]));
