@@ -35,6 +35,10 @@ pub enum DpAction {
     SetArpSpa(u32),
     SetArpTha([u8; 6]),
     SetArpTpa(u32),
+    /// Copy the frame as it is at this point to capture `id` (`xvsctl capture` on a
+    /// patch port: the frame crossing it, `rx` when it enters the port's bridge). Not
+    /// an Open vSwitch action; present only while such a capture runs.
+    Tap { id: u16, rx: bool },
 }
 
 impl DpAction {
@@ -89,6 +93,7 @@ pub fn ovs_netlink_size(acts: &[DpAction]) -> usize {
         n += match a {
             DpAction::Output(_) | DpAction::PushVlan { .. } => 8,
             DpAction::PopVlan => 4,
+            DpAction::Tap { .. } => 0,
             DpAction::SetVlanTci(_) => 12,
             _ => 0, // sets were counted above
         };
@@ -105,6 +110,7 @@ impl fmt::Display for DpAction {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             DpAction::Output(p) => write!(f, "{p}"),
+            DpAction::Tap { id, rx } => write!(f, "tap({id},{})", if *rx { "rx" } else { "tx" }),
             DpAction::SetEthSrc(m) => write!(f, "set(eth(src={}))", fmt_mac(*m)),
             DpAction::SetEthDst(m) => write!(f, "set(eth(dst={}))", fmt_mac(*m)),
             DpAction::PushVlan { tpid, tci } => {

@@ -4,6 +4,11 @@
 //! Workers copy frames only while a capture runs, and never wait for it: a capture
 //! that cannot keep up misses frames, forwarding does not slow down. The datapath lock
 //! is held only to switch the capture on and off, not while frames are collected.
+//!
+//! A patch port has no frames of its own: while it is captured, translation puts a
+//! tap (`DpAction::Tap`) where packets cross it, so the capture shows each frame as
+//! it leaves the bridge through the port (sent) or enters the bridge through it
+//! (received), with every rewrite made before that point.
 
 use std::io::Write;
 use std::path::Path;
@@ -11,10 +16,10 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, bail, Context, Result};
-use crossbeam_channel::bounded;
+use crossbeam_channel::{bounded, Sender};
 
 use crate::daemon::Datapath;
-use crate::pmd::worker::{CapturedFrame, WorkerMsg};
+use crate::pmd::worker::{CapturedFrame, WorkerMsg, MAX_TAPS};
 
 /// Parse the arguments after `capture`.
 fn parse(args: &[String]) -> Result<(String, usize, Duration, String)> {
@@ -47,17 +52,70 @@ fn parse(args: &[String]) -> Result<(String, usize, Duration, String)> {
     Ok((port, count, Duration::from_secs_f64(secs), file))
 }
 
+/// Where a capture takes its frames from.
+#[derive(Clone, Copy)]
+enum Source {
+    /// A datapath port: the worker copies what it receives and sends.
+    Port(u32),
+    /// A patch port: translation adds a `DpAction::Tap` where packets cross it.
+    Tap(u16),
+}
+
+/// Switch the capture on (`to` Some) or off in every worker and, for a patch port,
+/// in the pipeline (a published change: cached megaflows pick the tap up or drop it).
+fn switch(d: &mut Datapath, port: &str, src: Source, to: Option<Sender<CapturedFrame>>) -> Result<()> {
+    match src {
+        Source::Port(dp_port) => {
+            for w in 0..d.workers.len() {
+                d.ask(w, |reply| WorkerMsg::Capture { dp_port, to: to.clone(), reply })?;
+            }
+        }
+        Source::Tap(id) => {
+            let on = to.is_some();
+            // Workers get the channel before packets can carry the tap, and lose it
+            // only after the pipeline stopped adding it.
+            if on {
+                for w in 0..d.workers.len() {
+                    d.ask(w, |reply| WorkerMsg::CaptureTap { id, to: to.clone(), reply })?;
+                }
+                d.ofproto.taps.insert(port.to_string(), id);
+            } else {
+                d.ofproto.taps.remove(port);
+            }
+            d.publish();
+            if !on {
+                for w in 0..d.workers.len() {
+                    d.ask(w, |reply| WorkerMsg::CaptureTap { id, to: None, reply })?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 pub fn run(dp: &Mutex<Datapath>, args: &[String]) -> Result<String> {
     let (port, count, dur, file) = parse(args)?;
     let (tx, rx) = bounded::<CapturedFrame>(8192);
-    let (dp_port, n_workers) = {
-        let d = dp.lock().unwrap_or_else(|p| p.into_inner());
+    let src = {
+        let mut d = dp.lock().unwrap_or_else(|p| p.into_inner());
         let (_, p) = d.ofproto.find_port(&port).ok_or_else(|| anyhow!("no port named {port}"))?;
-        let dpp = p.dp_port.ok_or_else(|| anyhow!("{port} is a patch port: capturing on patch ports is not supported yet"))?;
-        for w in 0..d.workers.len() {
-            d.ask(w, |reply| WorkerMsg::Capture { dp_port: dpp, to: Some(tx.clone()), reply })?;
+        let src = match p.dp_port {
+            Some(dpp) => Source::Port(dpp),
+            None => {
+                if d.ofproto.taps.contains_key(&port) {
+                    bail!("a capture is already running on {port}");
+                }
+                let id = (0..MAX_TAPS as u16)
+                    .find(|i| !d.ofproto.taps.values().any(|t| t == i))
+                    .ok_or_else(|| anyhow!("{MAX_TAPS} captures on patch ports are already running"))?;
+                Source::Tap(id)
+            }
+        };
+        if let Err(e) = switch(&mut d, &port, src, Some(tx.clone())) {
+            let _ = switch(&mut d, &port, src, None);
+            return Err(e);
         }
-        (dpp, d.workers.len())
+        src
     };
     drop(tx);
     let wall0 = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
@@ -75,10 +133,8 @@ pub fn run(dp: &Mutex<Datapath>, args: &[String]) -> Result<String> {
         }
     }
     {
-        let d = dp.lock().unwrap_or_else(|p| p.into_inner());
-        for w in 0..n_workers.min(d.workers.len()) {
-            let _ = d.ask(w, |reply| WorkerMsg::Capture { dp_port, to: None, reply });
-        }
+        let mut d = dp.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = switch(&mut d, &port, src, None);
     }
     write_pcap(Path::new(&file), &frames, wall0, mono0)?;
     let n_rx = frames.iter().filter(|f| f.rx).count();

@@ -7,6 +7,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::io::AsRawFd;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -45,13 +46,21 @@ impl Server {
     /// reading (so a slow client cannot block others); execution is serialized.
     pub fn run(&self, dp: Arc<Mutex<Datapath>>, stop: Arc<AtomicBool>) {
         self.listener.set_nonblocking(true).ok();
+        let fd = self.listener.as_raw_fd();
         while !stop.load(Ordering::Relaxed) {
+            // Wait for a connection in poll(2) (woken at once when a client connects,
+            // every 100 ms to look at `stop`), then accept without blocking.
+            let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+            // SAFETY: one valid pollfd for the duration of the call.
+            if unsafe { libc::poll(&mut pfd, 1, 100) } <= 0 {
+                continue;
+            }
             match self.listener.accept() {
                 Ok((s, _)) => {
                     let dp = dp.clone();
                     let _ = std::thread::Builder::new().name("xvs-ctl".into()).spawn(move || handle(s, dp));
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::thread::sleep(Duration::from_millis(20)),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                 Err(e) => {
                     tracing::warn!("control socket accept: {e}");
                     std::thread::sleep(Duration::from_millis(100));

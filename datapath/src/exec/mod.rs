@@ -14,7 +14,7 @@ use crate::packet::rewrite::{self as rw, RewriteError};
 pub fn apply(pkt: &mut PacketMut, ofs: &mut Offsets, a: &DpAction) -> Result<(), RewriteError> {
     let o = *ofs;
     match a {
-        DpAction::Output(_) => Ok(()),
+        DpAction::Output(_) | DpAction::Tap { .. } => Ok(()),
         DpAction::SetEthSrc(m) => rw::set_eth_src(pkt, *m),
         DpAction::SetEthDst(m) => rw::set_eth_dst(pkt, *m),
         DpAction::PushVlan { tpid, tci } => rw::push_vlan(pkt, ofs, *tpid, *tci),

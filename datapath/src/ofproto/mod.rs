@@ -195,6 +195,8 @@ pub struct Ofproto {
     epoch: Arc<AtomicU64>,
     /// Datapath port numbers in use (afxdp ports), to hand out the lowest free one.
     dp_ports_used: BTreeMap<u32, (String, String)>,
+    /// Captures running on patch ports: port name -> tap id. Runtime only (not saved).
+    pub taps: BTreeMap<String, u16>,
 }
 
 impl Default for Ofproto {
@@ -212,6 +214,7 @@ impl Ofproto {
             version: 0,
             epoch: Arc::new(AtomicU64::new(1)),
             dp_ports_used: BTreeMap::new(),
+            taps: BTreeMap::new(),
         }
     }
 
@@ -559,6 +562,7 @@ impl Ofproto {
                         patch_peer,
                         tag: p.tag,
                         trunks: Arc::from(p.trunks.as_slice()),
+                        tap: self.taps.get(&p.name).copied(),
                     },
                 );
             }

@@ -27,6 +27,8 @@ pub struct PortSnap {
     pub tag: Option<u16>,
     /// VLANs a trunk port carries; empty means all.
     pub trunks: Arc<[u16]>,
+    /// A capture running on this patch port (`DpAction::Tap` id).
+    pub tap: Option<u16>,
 }
 
 impl PortSnap {

@@ -54,6 +54,9 @@ pub struct MegaflowDump {
     pub actions: String,
 }
 
+/// How many captures on patch ports can run at once.
+pub const MAX_TAPS: usize = 16;
+
 /// A frame copied for `xvsctl capture`.
 pub struct CapturedFrame {
     pub ts_ns: u64,
@@ -65,6 +68,8 @@ pub struct CapturedFrame {
 pub enum WorkerMsg {
     /// Start (Some) or stop (None) copying the frames a port receives and sends.
     Capture { dp_port: u32, to: Option<Sender<CapturedFrame>>, reply: Sender<()> },
+    /// Start (Some) or stop (None) the capture behind `DpAction::Tap { id, .. }`.
+    CaptureTap { id: u16, to: Option<Sender<CapturedFrame>>, reply: Sender<()> },
     AddQueue { dp_port: u32, q: Box<XskQueue>, reply: Sender<Result<RawFd, String>> },
     RemovePort { dp_port: u32, reply: Sender<()> },
     /// Credit all megaflow counters to rules and publish counters.
@@ -133,6 +138,8 @@ pub struct Worker {
     /// Per datapath port: where to copy its frames while a capture runs. Checked once
     /// per batch (rx) or per frame (tx) — a None costs a branch.
     capture: Vec<Option<Sender<CapturedFrame>>>,
+    /// Per tap id: where `DpAction::Tap` copies frames (captures on patch ports).
+    taps: Vec<Option<Sender<CapturedFrame>>>,
     /// Upcall budget per window and, per input port, (window start, upcalls in it).
     upcall_budget: u32,
     upcall_window: Vec<(u64, u32)>,
@@ -205,6 +212,7 @@ pub fn new_worker(
         c: PmdCounters::default(),
         pc: vec![PortCounters::default(); MAX_DP_PORTS],
         capture: (0..MAX_DP_PORTS).map(|_| None).collect(),
+        taps: (0..MAX_TAPS).map(|_| None).collect(),
         upcall_budget: if cfg.upcall_rate == 0 { u32::MAX } else { (cfg.upcall_rate as u64 * UPCALL_WINDOW_NS / 1_000_000_000).max(1) as u32 },
         upcall_window: vec![(0, 0); MAX_DP_PORTS],
         descs: [FrameDesc::default(); BATCH],
@@ -307,6 +315,12 @@ impl Worker {
                 }
                 WorkerMsg::Capture { dp_port, to, reply } => {
                     if let Some(slot) = self.capture.get_mut(dp_port as usize) {
+                        *slot = to;
+                    }
+                    let _ = reply.send(());
+                }
+                WorkerMsg::CaptureTap { id, to, reply } => {
+                    if let Some(slot) = self.taps.get_mut(id as usize) {
                         *slot = to;
                     }
                     let _ = reply.send(());
@@ -459,12 +473,17 @@ impl Worker {
             entry.used_ns = now;
             let error = entry.error;
             let last_output = entry.last_output;
+            let taps = entry.taps;
             // The entry's actions are borrowed while the pool and tx buffers change.
             let actions: *const [DpAction] = &*entry.actions;
             // SAFETY: execute() touches the frame pool, tx buffers and counters, never
             // the cache, so the entry (and its actions) stays alive and unmodified.
             let actions = unsafe { &*actions };
-            self.execute(in_port, desc, i, actions, last_output, error);
+            if taps {
+                self.execute_tapped(in_port, desc, i, actions, error);
+            } else {
+                self.execute(in_port, desc, i, actions, last_output, error);
+            }
         }
     }
 
@@ -513,24 +532,62 @@ impl Worker {
                         return;
                     }
                     // Not the last output: send a copy, keep working on the original.
-                    match self.pool.alloc() {
-                        Some(mut copy) => {
-                            // SAFETY: `desc` and `copy` are distinct frames we own.
-                            unsafe {
-                                let src = self.pool.umem.data(&desc);
-                                let mut dst = self.pool.umem.data_mut(&mut copy);
-                                let mut cur = dst.cursor();
-                                cur.set_pos(0);
-                                let _ = std::io::Write::write_all(&mut cur, src.contents());
-                            }
-                            self.queue_tx(*port, copy);
-                        }
-                        None => {
-                            self.c.drops[DropReason::NoFrames as usize] += 1;
-                            if let Some(pc) = self.pc.get_mut(*port as usize) {
-                                pc.tx_dropped += 1;
-                            }
-                        }
+                    self.send_copy(&desc, *port);
+                }
+                _ => {
+                    // SAFETY: a frame we own, on our UMEM.
+                    let ok = unsafe { apply_rewrite(&self.pool.umem, &mut desc, &mut ofs, a) };
+                    if !ok {
+                        self.drop_rx(in_port, desc, DropReason::RewriteFailed);
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Send a copy of `desc` to `port` (the original stays ours).
+    fn send_copy(&mut self, desc: &FrameDesc, port: u32) {
+        match self.pool.alloc() {
+            Some(mut copy) => {
+                // SAFETY: `desc` and `copy` are distinct frames we own.
+                unsafe {
+                    let src = self.pool.umem.data(desc);
+                    let mut dst = self.pool.umem.data_mut(&mut copy);
+                    let mut cur = dst.cursor();
+                    cur.set_pos(0);
+                    let _ = std::io::Write::write_all(&mut cur, src.contents());
+                }
+                self.queue_tx(port, copy);
+            }
+            None => {
+                self.c.drops[DropReason::NoFrames as usize] += 1;
+                if let Some(pc) = self.pc.get_mut(port as usize) {
+                    pc.tx_dropped += 1;
+                }
+            }
+        }
+    }
+
+    /// Execute actions that contain captures of patch ports (`DpAction::Tap`): every
+    /// output sends a copy, every tap copies the frame as it is at that point; the
+    /// original is released at the end (a drop if nothing was output). Only while a
+    /// capture runs on a patch port, so simplicity wins over the last-output trick.
+    #[cold]
+    fn execute_tapped(&mut self, in_port: u32, mut desc: FrameDesc, i: usize, actions: &[DpAction], error: Option<crate::xlate::XlateError>) {
+        let mut ofs = self.offs[i];
+        let mut output = false;
+        for a in actions {
+            match a {
+                DpAction::Output(port) => {
+                    self.send_copy(&desc, *port);
+                    output = true;
+                }
+                DpAction::Tap { id, rx } => {
+                    if let Some(Some(to)) = self.taps.get(*id as usize) {
+                        // SAFETY: a frame of our UMEM that we hold.
+                        let data = unsafe { self.pool.umem.data(&desc) }.contents().to_vec();
+                        let _ = to.try_send(CapturedFrame { ts_ns: crate::clock::now_ns(), rx: *rx, data });
                     }
                 }
                 _ => {
@@ -542,6 +599,12 @@ impl Worker {
                     }
                 }
             }
+        }
+        if output {
+            self.pool.free(desc);
+        } else {
+            let why = error.map(DropReason::from_xlate).unwrap_or(DropReason::FlowDrop);
+            self.drop_rx(in_port, desc, why);
         }
     }
 

@@ -537,6 +537,19 @@ impl<'a> Ctx<'a> {
         let Some(peer) = self.p.bridge(peer_idx).cloned() else {
             return;
         };
+        // A capture on either end of the patch sees the frame as it crosses: bring
+        // the packet up to date, then copy it (leaving this end, entering the other).
+        let rx_tap = peer.ports.get(&peer_ofport).and_then(|pp| pp.tap);
+        if port.tap.is_some() || rx_tap.is_some() {
+            self.commit();
+            if let Some(id) = port.tap {
+                self.out.actions.push(DpAction::Tap { id, rx: false });
+            }
+            if let Some(id) = rx_tap {
+                self.out.actions.push(DpAction::Tap { id, rx: true });
+            }
+            self.trace(|| format!("output:{p}: patch port {} is being captured", port.name));
+        }
         // Cross the patch: the peer bridge starts at table 0 with its own in_port and
         // fresh registers, metadata and tunnel metadata. Its header changes, its
         // `exit` and its errors do not come back here (as in Open vSwitch).
