@@ -103,7 +103,13 @@ fn commit_vlan(f: &FlowKey, b: &FlowKey, tpids: [u16; 2], acts: &mut Vec<DpActio
     } else {
         vec![]
     };
-    let have: Vec<u16> = [b.vlan_tci(), b.vlan_tci2()].into_iter().filter(|t| present(*t)).collect();
+    // The packet's stack counts the same way: up to the first absent tag (after a
+    // write of 0 to vlan_tci the inner TCI may linger in the key, as in OVS's flow).
+    let have: Vec<u16> = if present(b.vlan_tci()) {
+        [b.vlan_tci(), b.vlan_tci2()].into_iter().filter(|t| present(*t)).collect()
+    } else {
+        vec![]
+    };
     let want_tcis: Vec<u16> = want.iter().map(|(t, _)| *t).collect();
     if want_tcis == have {
         return;

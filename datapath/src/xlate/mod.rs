@@ -310,6 +310,10 @@ impl<'a> Ctx<'a> {
         match rule {
             None => {
                 self.trace(|| format!("{table_id:2}. No match: drop"));
+                // OVS runs its table-miss rule here, which counts as a resubmit too.
+                if !top {
+                    self.resubmits += 1;
+                }
             }
             Some(r) => {
                 self.out.rules.push(r.stats.clone());
@@ -386,9 +390,12 @@ impl<'a> Ctx<'a> {
                 // The inner tag (if any) becomes the outer one: what follows depends
                 // on both.
                 self.unwildcard_vlans();
-                self.flow.set_vlan_tci(self.flow.vlan_tci2());
-                self.flow.set_vlan_tci2(0);
-                self.tpids = [self.tpids[1], 0x8100];
+                // No outer tag means no tag at all (a lingering inner TCI included).
+                if self.flow.vlan_tci() & VLAN_CFI != 0 {
+                    self.flow.set_vlan_tci(self.flow.vlan_tci2());
+                    self.flow.set_vlan_tci2(0);
+                    self.tpids = [self.tpids[1], 0x8100];
+                }
             }
             Action::PushVlan(tpid) => {
                 self.unwildcard_vlans();

@@ -13,7 +13,7 @@ use super::harness::{BridgeDef, Diff, Fdb, Outcome, PortDef, Tally};
 use super::packet::{fmt_mac, mac, Mac, Pkt, L3, L4};
 
 /// Rule sets in a default run; each gets [`PACKETS`] packets.
-pub const RULE_SETS: u64 = 160;
+pub const RULE_SETS: u64 = 400;
 pub const PACKETS: usize = 90;
 
 pub struct Rng(u64);

@@ -1486,6 +1486,25 @@ pub fn fixed_mismatch_cases() -> Vec<(&'static str, Vec<String>, Vec<String>, Pk
             raw("br0", 1, m2, None),
         ),
         (
+            // Writing 0 to vlan_tci removes the whole stack once; a later output
+            // must not pop again (the inner TCI lingers in the key, not the frame).
+            "vlan-stack-after-tag-removal",
+            f(&["in_port=1,actions=push_vlan:0x8100,set_field:4106->vlan_vid,load:0->NXM_OF_VLAN_TCI[],output:4,mod_dl_src:02:00:00:00:00:03,output:2"]),
+            f(&[]),
+            raw("br0", 1, m2, Some((20, 0))),
+        ),
+        (
+            // Lookups that miss count against the 4096-resubmit limit too (OVS runs
+            // its table-miss rule): 100 x (1 hit + 50 misses) > 4096, translation fails.
+            "resubmit-limit-counts-misses",
+            vec![
+                format!("table=0,in_port=1,actions={}output:4", "resubmit(,1),".repeat(100)),
+                format!("table=1,actions={}", vec!["resubmit(,9)"; 50].join(",")),
+            ],
+            f(&[]),
+            raw("br0", 1, m2, None),
+        ),
+        (
             // A double-tagged frame is not for an access port of its outer VLAN.
             "normal-double-tag-not-to-access",
             f(&["in_port=1,actions=push_vlan:0x8100,set_field:4106->vlan_vid,NORMAL"]),
