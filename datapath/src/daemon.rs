@@ -34,6 +34,8 @@ pub struct DaemonConfig {
     pub poll: PollMode,
     pub frames_per_worker: u32,
     pub emc_entries: Option<usize>,
+    /// EMC insertion probability 1/N (None: 100, as Open vSwitch).
+    pub emc_insert_inv_prob: Option<u32>,
     /// Slow-path translations per input port per second, per worker (0 = unlimited).
     pub upcall_rate: u32,
 }
@@ -45,6 +47,7 @@ impl Default for DaemonConfig {
             poll: PollMode::Busy,
             frames_per_worker: crate::io::umem::DEFAULT_FRAMES,
             emc_entries: None,
+            emc_insert_inv_prob: None,
             upcall_rate: DEFAULT_UPCALL_RATE,
         }
     }
@@ -108,6 +111,7 @@ impl Datapath {
                 frames: config.frames_per_worker,
                 mode: config.poll,
                 emc_entries: config.emc_entries,
+                emc_insert_inv_prob: config.emc_insert_inv_prob,
                 upcall_rate: config.upcall_rate,
             };
             let (w, shared) = new_worker(wc, pipeline.clone(), epoch.clone(), rx, up_tx.clone())

@@ -33,6 +33,10 @@ struct Args {
     /// Exact-match cache entries per worker (0 disables the EMC).
     #[arg(long)]
     emc_entries: Option<usize>,
+    /// A megaflow hit enters the EMC with probability 1/N (default 100, as Open
+    /// vSwitch's emc-insert-inv-prob; 1 = always).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    emc_insert_inv_prob: Option<u32>,
     /// Where bridges, ports and flows are saved (and restored from at start).
     #[arg(long, default_value = "/var/lib/xvs/state.json")]
     state_file: PathBuf,
@@ -103,7 +107,7 @@ fn main() -> Result<()> {
         p => bail!("unknown --poll mode '{p}' (busy, adaptive)"),
     };
     let server = Server::bind(&args.socket)?;
-    let config = DaemonConfig { cpus, poll, frames_per_worker: args.frames, emc_entries: args.emc_entries, upcall_rate: args.upcall_rate };
+    let config = DaemonConfig { cpus, poll, frames_per_worker: args.frames, emc_entries: args.emc_entries, emc_insert_inv_prob: args.emc_insert_inv_prob, upcall_rate: args.upcall_rate };
     let (mut dp, upcalls) = Datapath::start(config)?;
     let state_file = (!args.no_state).then(|| args.state_file.clone());
     if let Some(path) = &state_file {

@@ -52,7 +52,16 @@ pub struct Cache {
     /// port, so packets from it need no hashing or table probe at all (the idea of
     /// Open vSwitch's "simple match"). Held with the slot version, like the EMC.
     port_catchall: Vec<Option<(u32, u32)>>,
+    /// A megaflow hit enters the EMC with probability 1/N (Open vSwitch's
+    /// `emc-insert-inv-prob`, default 100; 1 = always). With more flows than EMC
+    /// entries, inserting on every hit evicts constantly and costs more than it saves;
+    /// a flow that stays busy gets in after ~N packets.
+    pub emc_insert_inv_prob: u32,
+    rng: u32,
 }
+
+/// Default of [`Cache::emc_insert_inv_prob`].
+pub const DEFAULT_EMC_INSERT_INV_PROB: u32 = 100;
 
 impl Cache {
     pub fn new(emc_entries: usize, max_megaflows: usize) -> Cache {
@@ -62,7 +71,24 @@ impl Cache {
             emc_enabled: emc_entries > 0,
             counters: CacheCounters::default(),
             port_catchall: Vec::new(),
+            emc_insert_inv_prob: DEFAULT_EMC_INSERT_INV_PROB,
+            rng: 0x9e37_79b9,
         }
+    }
+
+    /// Whether this megaflow hit goes into the EMC (see `emc_insert_inv_prob`).
+    #[inline]
+    fn emc_insert_now(&mut self) -> bool {
+        if self.emc_insert_inv_prob <= 1 {
+            return true;
+        }
+        // xorshift32: cheap, and no pattern in the traffic can line up with it.
+        let mut x = self.rng;
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        self.rng = x;
+        x.is_multiple_of(self.emc_insert_inv_prob)
     }
 
     /// A live in_port-only megaflow for packets from `in_port`, if any.
@@ -105,7 +131,7 @@ impl Cache {
             let (found, probes) = self.mf.lookup(key);
             self.counters.subtable_probes += probes as u64;
             if let Some(i) = found {
-                if self.emc_enabled {
+                if self.emc_enabled && self.emc_insert_now() {
                     let ver = self.mf.version(i);
                     self.emc.insert(key, hash, i, ver);
                 }
@@ -173,7 +199,7 @@ impl Cache {
         };
         let idx = self.mf.insert(&out.mask, e);
         self.note_catchall(key, &out.mask, idx);
-        if self.emc_enabled {
+        if self.emc_enabled && self.emc_insert_now() {
             let ver = self.mf.version(idx);
             self.emc.insert(key, key.hash_dp(), idx, ver);
         }

@@ -162,6 +162,8 @@ pub struct WorkerConfig {
     pub frames: u32,
     pub mode: PollMode,
     pub emc_entries: Option<usize>,
+    /// EMC insertion: one megaflow hit in N (None: the default, 100).
+    pub emc_insert_inv_prob: Option<u32>,
     /// Cache misses each input port may send to the slow path per second (0: no
     /// limit). Traffic that matches nothing still gets a drop megaflow on its first
     /// miss, so only traffic that keeps creating new megaflows (a scan, a flood of
@@ -201,7 +203,13 @@ pub fn new_worker(
         pool,
         socks: Vec::new(),
         ports: (0..MAX_DP_PORTS).map(|_| None).collect(),
-        cache: Cache::new(cfg.emc_entries.unwrap_or(DEFAULT_EMC_ENTRIES), DEFAULT_MAX_MEGAFLOWS),
+        cache: {
+            let mut c = Cache::new(cfg.emc_entries.unwrap_or(DEFAULT_EMC_ENTRIES), DEFAULT_MAX_MEGAFLOWS);
+            if let Some(n) = cfg.emc_insert_inv_prob {
+                c.emc_insert_inv_prob = n;
+            }
+            c
+        },
         epoch: epoch_src.load(Ordering::Acquire),
         pipeline_src,
         epoch_src,
