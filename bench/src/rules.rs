@@ -16,37 +16,13 @@
 //! `output:2`, so the same text works in an OVS bridge whose ports are 1 (in) and 2.
 
 use std::collections::HashSet;
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use xvs::flow::{Action, Field, FlowKey, FlowSpec, Match};
 use xvs::ofproto::classifier::Classifier;
 use xvs::ofproto::rule::Rule;
 
-/// Small deterministic PRNG (xorshift*).
-#[derive(Clone)]
-pub struct Rng(pub u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
-    }
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n.max(1)
-    }
-    pub fn pick<T: Copy>(&mut self, v: &[T]) -> T {
-        v[self.below(v.len() as u64) as usize]
-    }
-    pub fn chance(&mut self, pct: u64) -> bool {
-        self.below(100) < pct
-    }
-}
+pub use xvs::rng::Rng;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Shape {
@@ -301,21 +277,7 @@ pub fn classifier(specs: &[FlowSpec]) -> Classifier {
 }
 
 pub fn rule(id: u64, s: &FlowSpec) -> Arc<Rule> {
-    Arc::new(Rule {
-        id,
-        table: s.table.unwrap_or(0),
-        priority: s.priority.unwrap_or(0x8000),
-        m: s.m,
-        cookie: 0,
-        actions: Arc::from(s.actions.clone().unwrap_or_default()),
-        idle_timeout: 0,
-        hard_timeout: 0,
-        importance: 0,
-        send_flow_rem: false,
-        created_ns: 0,
-        modified_ns: AtomicU64::new(0),
-        stats: Default::default(),
-    })
+    Arc::new(Rule::detached(id, s.table.unwrap_or(0), s.priority.unwrap_or(0x8000), s.m, Arc::from(s.actions.clone().unwrap_or_default())))
 }
 
 /// `n` distinct packets (flow keys as table 0 sees them: `in_port` is an OpenFlow

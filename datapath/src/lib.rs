@@ -19,4 +19,5 @@ pub mod ofproto;
 pub mod packet;
 pub mod persist;
 pub mod pmd;
+pub mod rng;
 pub mod xlate;

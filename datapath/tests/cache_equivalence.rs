@@ -17,27 +17,9 @@ use xvs::flow::field::{Field, SubField};
 use xvs::flow::{FlowKey, FlowSpec, Match};
 use xvs::ofproto::pipeline::Pipeline;
 use xvs::ofproto::{Criteria, Ofproto, PortKind, PortRequest};
+use xvs::rng::Rng;
 use xvs::xlate;
 
-/// Small deterministic PRNG (xorshift*), seeded by proptest.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn pick<T: Copy>(&mut self, v: &[T]) -> T {
-        v[self.below(v.len() as u64) as usize]
-    }
-    fn chance(&mut self, pct: u64) -> bool {
-        self.below(100) < pct
-    }
-}
 
 const MACS: [u64; 4] = [0x0200_0000_0001, 0x0200_0000_0002, 0x0200_0000_0003, 0xffff_ffff_ffff];
 const IPS: [u32; 4] = [0x0a00_0001, 0x0a00_0002, 0x0a00_0102, 0xc0a8_0001];
@@ -236,7 +218,7 @@ fn publish(o: &mut Ofproto) -> Arc<Pipeline> {
 }
 
 fn check(seed: u64, n_rules: usize, n_packets: usize) {
-    let mut r = Rng(seed | 1);
+    let mut r = Rng::from_state(seed | 1);
     let (mut o, dps) = build(&mut r, n_rules);
     let mut p = publish(&mut o);
     let epoch = o.epoch();

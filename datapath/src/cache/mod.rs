@@ -57,7 +57,7 @@ pub struct Cache {
     /// entries, inserting on every hit evicts constantly and costs more than it saves;
     /// a flow that stays busy gets in after ~N packets.
     pub emc_insert_inv_prob: u32,
-    rng: u32,
+    rng: crate::rng::Rng,
 }
 
 /// Default of [`Cache::emc_insert_inv_prob`].
@@ -72,7 +72,7 @@ impl Cache {
             counters: CacheCounters::default(),
             port_catchall: Vec::new(),
             emc_insert_inv_prob: DEFAULT_EMC_INSERT_INV_PROB,
-            rng: 0x9e37_79b9,
+            rng: crate::rng::Rng::new(0),
         }
     }
 
@@ -82,13 +82,8 @@ impl Cache {
         if self.emc_insert_inv_prob <= 1 {
             return true;
         }
-        // xorshift32: cheap, and no pattern in the traffic can line up with it.
-        let mut x = self.rng;
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        self.rng = x;
-        x.is_multiple_of(self.emc_insert_inv_prob)
+        // A coin, not a counter: no pattern in the traffic can line up with it.
+        self.rng.below(self.emc_insert_inv_prob as u64) == 0
     }
 
     /// A live in_port-only megaflow for packets from `in_port`, if any.

@@ -283,24 +283,9 @@ impl Classifier {
 mod tests {
     use super::*;
     use crate::flow::Field;
-    use std::sync::atomic::AtomicU64;
 
     fn rule(id: u64, prio: u16, m: Match) -> Arc<Rule> {
-        Arc::new(Rule {
-            id,
-            table: 0,
-            priority: prio,
-            m,
-            cookie: 0,
-            actions: Arc::from(vec![]),
-            idle_timeout: 0,
-            hard_timeout: 0,
-            importance: 0,
-            send_flow_rem: false,
-            created_ns: 0,
-            modified_ns: AtomicU64::new(0),
-            stats: Default::default(),
-        })
+        Arc::new(Rule::detached(id, 0, prio, m, Arc::from(vec![])))
     }
 
     #[test]
@@ -694,24 +679,7 @@ mod tests {
         use crate::flow::Action;
         use proptest::prelude::*;
 
-        struct Rng(u64);
-        impl Rng {
-            fn next(&mut self) -> u64 {
-                self.0 ^= self.0 >> 12;
-                self.0 ^= self.0 << 25;
-                self.0 ^= self.0 >> 27;
-                self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-            }
-            fn below(&mut self, n: u64) -> u64 {
-                self.next() % n
-            }
-            fn pick<T: Copy>(&mut self, v: &[T]) -> T {
-                v[self.below(v.len() as u64) as usize]
-            }
-            fn chance(&mut self, pct: u64) -> bool {
-                self.below(100) < pct
-            }
-        }
+        use crate::rng::Rng;
 
         const IPS: [u32; 6] = [0x0a00_0001, 0x0a00_0102, 0x0a01_0000, 0x0a80_0000, 0xc0a8_0101, 0xac10_0005];
         const PORTS: [u16; 6] = [22, 80, 443, 1024, 5000, 40000];
@@ -768,7 +736,7 @@ mod tests {
             let base: u64 = r.pick(v).into();
             let width = r.below(bits as u64 + 1).min(20);
             let flip = if r.chance(50) { r.below(1 << width) } else { 0 };
-            let x = if r.chance(10) { r.next() } else { base ^ flip };
+            let x = if r.chance(10) { r.next_u64() } else { base ^ flip };
             (x & ((1u64 << bits) - 1)) as u128
         }
 
@@ -809,9 +777,9 @@ mod tests {
             for w in 0..q.w.len() {
                 if r.chance(50) {
                     let bits = match r.below(3) {
-                        0 => r.next(),
+                        0 => r.next_u64(),
                         1 => 1u64 << r.below(64),
-                        _ => r.next() & r.next(),
+                        _ => r.next_u64() & r.next_u64(),
                     };
                     q.w[w] ^= bits & !wc.w[w];
                 }
@@ -855,7 +823,7 @@ mod tests {
         }
 
         fn run(seed: u64, n_rules: usize, conj: bool) {
-            let mut r = Rng(seed | 1);
+            let mut r = Rng::from_state(seed | 1);
             let mut c = Classifier::new();
             let mut rules: Vec<Arc<Rule>> = Vec::new();
             let mut next_id = 1;

@@ -55,6 +55,26 @@ pub struct Rule {
 }
 
 impl Rule {
+    /// A rule outside any bridge (classifier tests and benchmarks): no cookie, no
+    /// timeouts, fresh counters.
+    pub fn detached(id: u64, table: u8, priority: u16, m: Match, actions: Arc<[Action]>) -> Rule {
+        Rule {
+            id,
+            table,
+            priority,
+            m,
+            cookie: 0,
+            actions,
+            idle_timeout: 0,
+            hard_timeout: 0,
+            importance: 0,
+            send_flow_rem: false,
+            created_ns: 0,
+            modified_ns: AtomicU64::new(0),
+            stats: Default::default(),
+        }
+    }
+
     /// True if this rule has expired at `now` by its idle or hard timeout.
     pub fn expired(&self, now: u64) -> bool {
         let s = 1_000_000_000u64;
