@@ -61,6 +61,9 @@ impl DpAction {
     }
 }
 
+/// The most one action adds to [`ovs_netlink_size`] (a masked IPv6 set: 4 + 4 + 2 * 40).
+pub const MAX_ACTION_NETLINK_BYTES: usize = 88;
+
 /// How many bytes `acts` take in Open vSwitch's netlink encoding of datapath actions.
 /// OVS stops translating once that passes 64 kB (`resubmits yielded over 64 kB of
 /// actions`), so xvs counts the same way to stop at the same place. Consecutive
@@ -169,5 +172,7 @@ mod tests {
         assert_eq!(ovs_netlink_size(&[SetTpSrc(1), SetTpDst(2)]), 12);
         assert_eq!(ovs_netlink_size(&[SetIpv6Hlimit(1)]), 88);
         assert_eq!(ovs_netlink_size(&[SetArpOp(2)]), 56);
+        // The bound translation relies on to skip counting short lists.
+        assert_eq!(ovs_netlink_size(&[SetIpv6Src(1)]), MAX_ACTION_NETLINK_BYTES);
     }
 }

@@ -593,9 +593,7 @@ impl Worker {
                 }
                 DpAction::Tap { id, rx } => {
                     if let Some(Some(to)) = self.taps.get(*id as usize) {
-                        // SAFETY: a frame of our UMEM that we hold.
-                        let data = unsafe { self.pool.umem.data(&desc) }.contents().to_vec();
-                        let _ = to.try_send(CapturedFrame { ts_ns: crate::clock::now_ns(), rx: *rx, data });
+                        copy_to_capture(&self.pool, to, &desc, *rx);
                     }
                 }
                 _ => {
@@ -621,9 +619,7 @@ impl Worker {
     #[cold]
     fn capture_frame(&mut self, port: u32, d: FrameDesc, rx: bool) {
         if let Some(Some(to)) = self.capture.get(port as usize) {
-            // SAFETY: a frame of our UMEM that we hold.
-            let data = unsafe { self.pool.umem.data(&d) }.contents().to_vec();
-            let _ = to.try_send(CapturedFrame { ts_ns: crate::clock::now_ns(), rx, data });
+            copy_to_capture(&self.pool, to, &d, rx);
         }
     }
 
@@ -787,4 +783,12 @@ unsafe fn apply_rewrite(umem: &Umem, desc: &mut FrameDesc, ofs: &mut Offsets, a:
     };
     data.cursor().set_pos(new_len);
     ok
+}
+
+/// Copy a frame we hold to a capture; a capture that cannot keep up misses it.
+#[cold]
+fn copy_to_capture(pool: &FramePool, to: &Sender<CapturedFrame>, d: &FrameDesc, rx: bool) {
+    // SAFETY: a frame of our UMEM that we hold.
+    let data = unsafe { pool.umem.data(d) }.contents().to_vec();
+    let _ = to.try_send(CapturedFrame { ts_ns: crate::clock::now_ns(), rx, data });
 }
