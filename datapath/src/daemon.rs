@@ -379,10 +379,12 @@ impl Datapath {
         }
         for b in &st.bridges {
             for p in &b.ports {
-                let mut options = p.options.clone();
-                let kind = match p.kind.as_str() {
-                    "patch" => PortKind::Patch { peer: options.remove("peer").unwrap_or_default() },
-                    _ => PortKind::Afxdp,
+                let (kind, options) = match PortKind::parse(Some(&p.kind), &p.options) {
+                    Ok(k) => k,
+                    Err(e) => {
+                        tracing::error!("restoring port {} on {}: {e}", p.name, b.name);
+                        continue;
+                    }
                 };
                 let req = PortRequest { name: p.name.clone(), kind: Some(kind), ofport: Some(p.ofport), tag: p.tag, trunks: p.trunks.clone(), options };
                 if let Err(e) = self.add_port_inner(&b.name, req, true) {

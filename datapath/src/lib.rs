@@ -19,5 +19,7 @@ pub mod ofproto;
 pub mod packet;
 pub mod persist;
 pub mod pmd;
+pub mod port;
 pub mod rng;
+pub mod route;
 pub mod xlate;

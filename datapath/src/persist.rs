@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::flow::format::format_flow;
 use crate::flow::FlowSpec;
-use crate::ofproto::{Ofproto, PortKind};
+use crate::ofproto::Ofproto;
 
 pub const STATE_VERSION: u32 = 1;
 
@@ -25,7 +25,7 @@ pub const STATE_VERSION: u32 = 1;
 pub struct PortState {
     pub name: String,
     pub ofport: u32,
-    /// "afxdp" or "patch".
+    /// The interface type (`PortKind::type_name`): afxdp, internal, patch, vxlan, gre.
     #[serde(rename = "type")]
     pub kind: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -59,14 +59,9 @@ pub fn capture(o: &Ofproto) -> State {
             .ports
             .values()
             .map(|p| {
-                let (kind, mut options) = (match &p.kind {
-                    PortKind::Afxdp => "afxdp",
-                    PortKind::Patch { .. } => "patch",
-                }, p.options.clone());
-                if let PortKind::Patch { peer } = &p.kind {
-                    options.insert("peer".into(), peer.clone());
-                }
-                PortState { name: p.name.clone(), ofport: p.ofport, kind: kind.into(), tag: p.tag, trunks: p.trunks.clone(), options }
+                let mut options = p.options.clone();
+                options.extend(p.kind.options());
+                PortState { name: p.name.clone(), ofport: p.ofport, kind: p.kind.type_name().into(), tag: p.tag, trunks: p.trunks.clone(), options }
             })
             .collect();
         let mut rules: Vec<_> = b.tables.iter().flat_map(|t| t.iter()).collect();

@@ -19,8 +19,11 @@ bridges and ports (ovs-vsctl style):
   add-br BR [fail_mode=secure|standalone]
   del-br BR
   list-br
-  add-port BR PORT [type=afxdp|patch] [ofport=N] [tag=VLAN] [trunks=V1,V2,..]
+  add-port BR PORT [type=afxdp|internal|patch|vxlan|gre] [ofport=N] [tag=VLAN] [trunks=V1,V2,..]
                    [options:xdp-mode=native|generic] [options:peer=PORT]
+                   tunnels: options:remote_ip=IP|flow [options:local_ip=IP] [options:key|in_key|out_key=N|flow]
+                            [options:dst_port=4789] [options:tos=N|inherit] [options:ttl=N]
+                            [options:df_default=true|false] [options:csum=true|false]
                    [options:steer=shared options:local_ip=IP [options:vxlan_port=4789]
                     [options:gre=true|false] [options:steer_macs=M,..] [options:steer_vlans=V,..]]
   del-port [BR] PORT
@@ -274,36 +277,21 @@ fn port_request(name: &str, kvs: &[String]) -> Result<PortRequest> {
                 req.trunks = v.trim_matches(|c| c == '[' || c == ']').split(',').filter(|s| !s.is_empty()).map(parse_vlan).collect::<Result<_>>()?;
             }
             _ => match k.strip_prefix("options:") {
-                Some(o @ ("xdp-mode" | "peer" | "steer" | "local_ip" | "vxlan_port" | "gre" | "steer_macs" | "steer_vlans")) => {
+                Some(o) => {
                     options.insert(o.to_string(), v.to_string());
                 }
-                Some(o) => bail!("unknown port option '{o}' (xdp-mode, peer, steer, local_ip, vxlan_port, gre, steer_macs, steer_vlans)"),
                 None => bail!("unknown port setting '{k}' (type, ofport, tag, trunks, options:...)"),
             },
         }
     }
-    req.kind = Some(match kind.as_deref() {
-        None | Some("afxdp") | Some("") => {
-            if options.contains_key("peer") {
-                bail!("options:peer is only for type=patch ports");
-            }
-            PortKind::Afxdp
-        }
-        Some("patch") => {
-            let peer = options.get("peer").cloned().ok_or_else(|| anyhow!("a patch port needs options:peer=NAME"))?;
-            if let Some(o) = options.keys().find(|k| *k != "peer") {
-                bail!("options:{o} is only for afxdp ports");
-            }
-            PortKind::Patch { peer }
-        }
-        Some(t) => bail!("unsupported port type '{t}' (afxdp, patch)"),
-    });
+    let (k, options) = PortKind::parse(kind.as_deref(), &options).map_err(|e| anyhow!("{e}"))?;
     if let Some(m) = options.get("xdp-mode") {
         crate::io::xdp::XdpMode::parse(m)?;
     }
-    if matches!(req.kind, Some(PortKind::Afxdp)) {
+    if matches!(k, PortKind::Afxdp) {
         crate::io::xdp::Steering::from_options(&options)?;
     }
+    req.kind = Some(k);
     req.options = options;
     Ok(req)
 }

@@ -46,10 +46,17 @@ pub fn show(dp: &Datapath) -> String {
                         );
                     }
                 }
-                PortKind::Patch { peer } => {
-                    let _ = writeln!(s, "            type: patch");
+                kind => {
+                    let _ = writeln!(s, "            type: {}", kind.type_name());
                     let _ = writeln!(s, "            ofport: {}", p.ofport);
-                    let _ = writeln!(s, "            options: {{peer={peer}}}");
+                    let o = kind.options();
+                    if !o.is_empty() {
+                        let o: Vec<String> = o.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                        let _ = writeln!(s, "            options: {{{}}}", o.join(", "));
+                    }
+                    if let Some(d) = p.dp_port.filter(|_| kind.is_tunnel()) {
+                        let _ = writeln!(s, "            dp_port: {d}");
+                    }
                 }
             }
         }

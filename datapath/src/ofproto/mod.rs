@@ -21,7 +21,7 @@ use crate::flow::action::ofpp;
 use crate::flow::{Action, FlowSpec, Match, DEFAULT_PRIORITY};
 use classifier::{Classifier, Inserted};
 use mac_learning::MacTable;
-use pipeline::{BridgeSnap, Pipeline, PortSnap, N_TABLES};
+use pipeline::{BridgeSnap, Pipeline, PortSnap, TnlPortSnap, N_TABLES};
 use rule::{Rule, RuleStats};
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -44,13 +44,8 @@ pub enum OfError {
     Invalid(String),
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum PortKind {
-    /// A netdev served through AF_XDP sockets.
-    Afxdp,
-    /// One end of a patch pair; `peer` names the other end (on any bridge).
-    Patch { peer: String },
-}
+pub use crate::port::PortKind;
+use crate::port::Vport;
 
 #[derive(Clone, Debug)]
 pub struct Port {
@@ -59,7 +54,8 @@ pub struct Port {
     pub kind: PortKind,
     pub tag: Option<u16>,
     pub trunks: Vec<u16>,
-    /// Datapath port number (afxdp ports only).
+    /// Datapath port number: its own for afxdp and internal ports, the shared
+    /// vport's (`vxlan_sys_4789`) for tunnel ports, none for patch ports.
     pub dp_port: Option<u32>,
     pub options: BTreeMap<String, String>,
 }
@@ -193,10 +189,16 @@ pub struct Ofproto {
     next_rule_id: u64,
     version: u64,
     epoch: Arc<AtomicU64>,
-    /// Datapath port numbers in use (afxdp ports), to hand out the lowest free one.
+    /// Datapath port numbers in use (afxdp and internal ports), to hand out the
+    /// lowest free one.
     dp_ports_used: BTreeMap<u32, (String, String)>,
+    /// Tunnel vports (one datapath port per tunnel protocol and UDP port, shared by
+    /// every tunnel port of that kind): datapath port and how many ports use it.
+    pub vports: BTreeMap<Vport, (u32, usize)>,
     /// Captures running on patch ports: port name -> tap id. Runtime only (not saved).
     pub taps: BTreeMap<String, u16>,
+    /// Underlay routes and neighbours, shared with every snapshot.
+    pub net: Arc<crate::route::NetState>,
 }
 
 impl Default for Ofproto {
@@ -214,7 +216,9 @@ impl Ofproto {
             version: 0,
             epoch: Arc::new(AtomicU64::new(1)),
             dp_ports_used: BTreeMap::new(),
+            vports: BTreeMap::new(),
             taps: BTreeMap::new(),
+            net: Arc::new(crate::route::NetState::default()),
         }
     }
 
@@ -299,9 +303,11 @@ impl Ofproto {
     /// `del-br NAME`: returns the datapath ports that were on it (to be closed).
     pub fn del_bridge(&mut self, name: &str) -> Result<Vec<u32>, OfError> {
         let b = self.bridges.remove(name).ok_or_else(|| OfError::NoBridge(name.to_string()))?;
-        let dps: Vec<u32> = b.ports.values().filter_map(|p| p.dp_port).collect();
-        for d in &dps {
-            self.dp_ports_used.remove(d);
+        let mut dps = Vec::new();
+        for p in b.ports.values() {
+            if let Some(d) = self.release_dp_port(p) {
+                dps.push(d);
+            }
         }
         Ok(dps)
     }
@@ -347,10 +353,33 @@ impl Ofproto {
             None => (1..ofpp::MAX).find(|p| !b.ports.contains_key(p)).ok_or_else(|| OfError::Invalid("bridge is full".into()))?,
         };
         let dp = match req.kind.as_ref().unwrap_or(&PortKind::Afxdp) {
-            PortKind::Afxdp => Some((0..).find(|d| !self.dp_ports_used.contains_key(d)).unwrap()),
+            PortKind::Afxdp | PortKind::Internal => Some(self.free_dp_port()),
             PortKind::Patch { .. } => None,
+            PortKind::Tunnel(t) => Some(self.vports.get(&t.vport()).map(|v| v.0).unwrap_or_else(|| self.free_dp_port())),
         };
         Ok((ofport, dp))
+    }
+
+    fn free_dp_port(&self) -> u32 {
+        (0..).find(|d| !self.dp_ports_used.contains_key(d)).unwrap()
+    }
+
+    /// Forget a removed port's datapath port. Returns it if nothing else uses it
+    /// (a tunnel vport stays while other tunnel ports share it).
+    fn release_dp_port(&mut self, p: &Port) -> Option<u32> {
+        let d = p.dp_port?;
+        if let PortKind::Tunnel(t) = &p.kind {
+            let v = t.vport();
+            if let Some(e) = self.vports.get_mut(&v) {
+                e.1 -= 1;
+                if e.1 > 0 {
+                    return None;
+                }
+                self.vports.remove(&v);
+            }
+        }
+        self.dp_ports_used.remove(&d);
+        Some(d)
     }
 
     pub fn add_port(&mut self, br: &str, req: PortRequest) -> Result<Port, OfError> {
@@ -365,7 +394,16 @@ impl Ofproto {
             options: req.options,
         };
         if let Some(d) = dp_port {
-            self.dp_ports_used.insert(d, (br.to_string(), port.name.clone()));
+            match &port.kind {
+                PortKind::Tunnel(t) => {
+                    let e = self.vports.entry(t.vport()).or_insert((d, 0));
+                    e.1 += 1;
+                    self.dp_ports_used.insert(d, (String::new(), t.vport_name()));
+                }
+                _ => {
+                    self.dp_ports_used.insert(d, (br.to_string(), port.name.clone()));
+                }
+            }
         }
         self.bridge_mut(br)?.ports.insert(ofport, port.clone());
         Ok(port)
@@ -387,9 +425,7 @@ impl Ofproto {
         let ofport = b.port_by_name(name).unwrap().ofport;
         let p = b.ports.remove(&ofport).unwrap();
         b.mac.flush(Some(ofport));
-        if let Some(d) = p.dp_port {
-            self.dp_ports_used.remove(&d);
-        }
+        self.release_dp_port(&p);
         Ok((brname, p))
     }
 
@@ -538,6 +574,7 @@ impl Ofproto {
         let n = self.next_bridge_idx;
         let mut bridges: Vec<Option<Arc<BridgeSnap>>> = vec![None; n];
         let mut dp_ports: Vec<Option<(usize, u32)>> = Vec::new();
+        let mut tnl_ports = Vec::new();
         for b in self.bridges.values() {
             let mut ports = BTreeMap::new();
             for p in b.ports.values() {
@@ -545,9 +582,19 @@ impl Ofproto {
                     PortKind::Patch { peer } => self.bridges.values().find_map(|ob| {
                         ob.port_by_name(peer).filter(|pp| matches!(&pp.kind, PortKind::Patch { peer: back } if back == &p.name)).map(|pp| (ob.idx, pp.ofport))
                     }),
-                    PortKind::Afxdp => None,
+                    _ => None,
                 };
-                if let Some(d) = p.dp_port {
+                let tunnel = match &p.kind {
+                    PortKind::Tunnel(t) => {
+                        let t = Arc::new(t.clone());
+                        if let Some(d) = p.dp_port {
+                            tnl_ports.push(TnlPortSnap { vport: d, bridge: b.idx, ofport: p.ofport, cfg: t.clone() });
+                        }
+                        Some(t)
+                    }
+                    _ => None,
+                };
+                if let (Some(d), None) = (p.dp_port, &tunnel) {
                     if dp_ports.len() <= d as usize {
                         dp_ports.resize(d as usize + 1, None);
                     }
@@ -560,6 +607,8 @@ impl Ofproto {
                         name: Arc::from(p.name.as_str()),
                         dp_port: p.dp_port,
                         patch_peer,
+                        tunnel,
+                        internal: matches!(p.kind, PortKind::Internal),
                         tag: p.tag,
                         trunks: Arc::from(p.trunks.as_slice()),
                         tap: self.taps.get(&p.name).copied(),
@@ -574,7 +623,8 @@ impl Ofproto {
                 mac: b.mac.clone(),
             }));
         }
-        Pipeline { version: self.version, epoch: self.epoch.clone(), bridges, dp_ports }
+        let vports = self.vports.iter().map(|(v, (d, _))| (*d, *v)).collect();
+        Pipeline { version: self.version, epoch: self.epoch.clone(), bridges, dp_ports, vports, tnl_ports, net: self.net.clone() }
     }
 }
 

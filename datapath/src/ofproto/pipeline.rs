@@ -10,6 +10,8 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
 use super::classifier::Classifier;
+use crate::port::{TunnelConfig, Vport};
+use crate::route::NetState;
 use super::mac_learning::MacTable;
 
 pub const N_TABLES: usize = 255;
@@ -23,6 +25,10 @@ pub struct PortSnap {
     pub dp_port: Option<u32>,
     /// For patch ports: the peer's (bridge index, OpenFlow port), if the peer exists.
     pub patch_peer: Option<(usize, u32)>,
+    /// For tunnel ports: their configuration (`dp_port` is then the shared vport).
+    pub tunnel: Option<Arc<TunnelConfig>>,
+    /// An internal port (a kernel netdev xvs created; every bridge's LOCAL port).
+    pub internal: bool,
     /// Access VLAN (`tag=`); None for trunk ports.
     pub tag: Option<u16>,
     /// VLANs a trunk port carries; empty means all.
@@ -60,13 +66,37 @@ pub struct Pipeline {
     pub epoch: Arc<AtomicU64>,
     /// Indexed by bridge index; None for deleted bridges.
     pub bridges: Vec<Option<Arc<BridgeSnap>>>,
-    /// Indexed by datapath port number: (bridge index, OpenFlow port).
+    /// Indexed by datapath port number: (bridge index, OpenFlow port). Tunnel vports
+    /// are not here (many OpenFlow ports share one): see `vports` and `tnl_ports`.
     pub dp_ports: Vec<Option<(usize, u32)>>,
+    /// Tunnel vports by datapath port number.
+    pub vports: BTreeMap<u32, Vport>,
+    /// Every tunnel port, for mapping a decapsulated packet to its OpenFlow port.
+    pub tnl_ports: Vec<TnlPortSnap>,
+    /// Underlay routes, addresses and neighbours (native tunneling).
+    pub net: Arc<NetState>,
+}
+
+/// A tunnel port as the receive side needs it.
+#[derive(Clone, Debug)]
+pub struct TnlPortSnap {
+    pub vport: u32,
+    pub bridge: usize,
+    pub ofport: u32,
+    pub cfg: Arc<TunnelConfig>,
 }
 
 impl Pipeline {
     pub fn empty() -> Pipeline {
-        Pipeline { version: 0, epoch: Arc::new(AtomicU64::new(1)), bridges: vec![], dp_ports: vec![] }
+        Pipeline {
+            version: 0,
+            epoch: Arc::new(AtomicU64::new(1)),
+            bridges: vec![],
+            dp_ports: vec![],
+            vports: BTreeMap::new(),
+            tnl_ports: vec![],
+            net: Arc::new(NetState::default()),
+        }
     }
 
     #[inline]

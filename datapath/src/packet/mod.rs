@@ -27,14 +27,17 @@ pub mod buf;
 pub mod checksum;
 pub mod ethernet;
 pub mod extract;
+pub mod gre;
 pub mod icmp;
 pub mod icmpv6;
 pub mod ipv4;
 pub mod ipv6;
 pub mod rewrite;
 pub mod tcp;
+pub mod tunnel;
 pub mod udp;
 pub mod vlan;
+pub mod vxlan;
 
 #[cfg(test)]
 pub(crate) mod testgen;
