@@ -386,7 +386,7 @@ impl Datapath {
                         continue;
                     }
                 };
-                let req = PortRequest { name: p.name.clone(), kind: Some(kind), ofport: Some(p.ofport), tag: p.tag, trunks: p.trunks.clone(), options };
+                let req = PortRequest { name: p.name.clone(), kind: Some(kind), ofport: Some(p.ofport), tag: p.tag, trunks: p.trunks.clone(), mac: None, options };
                 if let Err(e) = self.add_port_inner(&b.name, req, true) {
                     tracing::error!("restoring port {} on {}: {e:#}", p.name, b.name);
                 }

@@ -6,8 +6,20 @@
 //! fast path executes.
 
 use std::fmt;
+use std::sync::Arc;
 
 use crate::flow::key::fmt_mac;
+use crate::packet::tunnel::TnlHeader;
+
+/// Encapsulation: the prebuilt outer header and the largest inner frame the underlay
+/// takes (its MTU minus the outer IP and tunnel headers).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TnlPush {
+    pub header: TnlHeader,
+    pub max_inner: u16,
+    /// The tunnel's datapath vport (printed as tnl_port, as Open vSwitch does).
+    pub vport: u32,
+}
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum DpAction {
@@ -39,11 +51,31 @@ pub enum DpAction {
     /// patch port: the frame crossing it, `rx` when it enters the port's bridge). Not
     /// an Open vSwitch action; present only while such a capture runs.
     Tap { id: u16, rx: bool },
+    /// Prepend a tunnel's outer headers (native tunneling). The outputs that follow
+    /// are those of the underlay bridge.
+    TnlPush(Arc<TnlPush>),
+    /// Strip the outer headers of a packet to one of our tunnel endpoints and send the
+    /// inner frame through the caches again, entering from tunnel vport `.0` with the
+    /// tunnel metadata set (a recirculation).
+    TnlPop(u32),
+    /// Run these actions on a copy of the packet (the original is unchanged after):
+    /// an encapsulation that is not the last thing done with the packet.
+    Clone(Arc<[DpAction]>),
 }
 
 impl DpAction {
     pub fn is_output(&self) -> bool {
         matches!(self, DpAction::Output(_))
+    }
+
+    /// Sends the packet (or a copy) somewhere: an output, a tunnel pop (the packet
+    /// goes on in a second pass) or a clone holding such an action.
+    pub fn sends(&self) -> bool {
+        match self {
+            DpAction::Output(_) | DpAction::TnlPop(_) => true,
+            DpAction::Clone(a) => a.iter().any(|x| x.sends()),
+            _ => false,
+        }
     }
 
     /// The header an Open vSwitch set action for this rewrite belongs to, and that
@@ -97,6 +129,9 @@ pub fn ovs_netlink_size(acts: &[DpAction]) -> usize {
             DpAction::Output(_) | DpAction::PushVlan { .. } => 8,
             DpAction::PopVlan => 4,
             DpAction::Tap { .. } => 0,
+            DpAction::TnlPush(p) => 4 + 4 + 4 + 4 + p.header.len as usize + 8,
+            DpAction::TnlPop(_) => 8,
+            DpAction::Clone(a) => 4 + ovs_netlink_size(a),
             DpAction::SetVlanTci(_) => 12,
             _ => 0, // sets were counted above
         };
@@ -140,6 +175,32 @@ impl fmt::Display for DpAction {
             DpAction::SetArpSpa(a) => write!(f, "set(arp(sip={}))", ip4(*a)),
             DpAction::SetArpTha(m) => write!(f, "set(arp(tha={}))", fmt_mac(*m)),
             DpAction::SetArpTpa(a) => write!(f, "set(arp(tip={}))", ip4(*a)),
+            DpAction::TnlPush(p) => write!(f, "tnl_push(tnl_port({}),header({}))", p.vport, format_tnl_header(&p.header)),
+            DpAction::TnlPop(v) => write!(f, "tnl_pop({v})"),
+            DpAction::Clone(a) => write!(f, "clone({})", format_dp_actions(a)),
+        }
+    }
+}
+
+/// The outer header as Open vSwitch's dpctl prints a tnl_push header (shortened).
+fn format_tnl_header(h: &TnlHeader) -> String {
+    use crate::packet::{EthernetFrame, Ipv4Packet};
+    let b = h.header();
+    let e = EthernetFrame::new_unchecked(b);
+    let ip = Ipv4Packet::new_unchecked(&b[14..34]);
+    let (src, dst) = (std::net::Ipv4Addr::from(ip.src()), std::net::Ipv4Addr::from(ip.dst()));
+    let eth = format!("eth(dst={},src={},dl_type=0x0800)", fmt_mac(e.dst()), fmt_mac(e.src()));
+    let ipv4 = format!("ipv4(src={src},dst={dst},proto={},tos={:#x},ttl={},frag=0x{:x})", ip.proto(), ip.tos(), ip.ttl(), ip.flags_frag());
+    match h.proto {
+        crate::port::TunnelProto::Vxlan => {
+            let u = crate::packet::UdpPacket::new_unchecked(&b[34..42]);
+            let v = crate::packet::vxlan::VxlanHeader::new_unchecked(&b[42..50]);
+            format!("size={},type=4,{eth},{ipv4},udp(src=0,dst={},csum=0x0),vxlan(flags=0x8000000,vni={:#x})", h.len, u.dst_port(), v.vni())
+        }
+        crate::port::TunnelProto::Gre => {
+            let g = crate::packet::gre::GreHeader::new_unchecked(&b[34..]);
+            let key = g.key().map(|k| format!(",key={k:#x}")).unwrap_or_default();
+            format!("size={},type=3,{eth},{ipv4},gre((flags={:#x},proto=0x6558){key})", h.len, g.flags())
         }
     }
 }

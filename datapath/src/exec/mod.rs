@@ -1,5 +1,6 @@
-//! Executing datapath actions on a frame: the header rewrites. (Outputs are handled
-//! by the worker, which owns the tx batches; see `pmd::worker`.)
+//! Executing datapath actions on a frame: header rewrites and tunnel encapsulation.
+//! (Outputs, copies and tunnel pops, which move frames between rings and passes, are
+//! handled by the worker, which owns the tx batches; see `pmd::worker`.)
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -14,7 +15,8 @@ use crate::packet::rewrite::{self as rw, RewriteError};
 pub fn apply(pkt: &mut PacketMut, ofs: &mut Offsets, a: &DpAction) -> Result<(), RewriteError> {
     let o = *ofs;
     match a {
-        DpAction::Output(_) | DpAction::Tap { .. } => Ok(()),
+        DpAction::Output(_) | DpAction::Tap { .. } | DpAction::TnlPop(_) | DpAction::Clone(_) => Ok(()),
+        DpAction::TnlPush(p) => push_tunnel(pkt, ofs, p),
         DpAction::SetEthSrc(m) => rw::set_eth_src(pkt, *m),
         DpAction::SetEthDst(m) => rw::set_eth_dst(pkt, *m),
         DpAction::PushVlan { tpid, tci } => rw::push_vlan(pkt, ofs, *tpid, *tci),
@@ -36,6 +38,42 @@ pub fn apply(pkt: &mut PacketMut, ofs: &mut Offsets, a: &DpAction) -> Result<(),
         DpAction::SetArpTha(m) => rw::set_arp_tha(pkt, o, *m),
         DpAction::SetArpTpa(a) => rw::set_arp_tpa(pkt, o, Ipv4Addr::from(*a)),
     }
+}
+
+/// Encapsulate: check the inner frame fits the underlay, pick the UDP source port
+/// from the inner flow, prepend the outer header. Afterwards the offsets describe the
+/// outer IPv4 and UDP/GRE headers (the underlay bridge's rewrites act on those).
+#[inline]
+fn push_tunnel(pkt: &mut PacketMut, ofs: &mut Offsets, p: &crate::odp::TnlPush) -> Result<(), RewriteError> {
+    if pkt.len() > p.max_inner as usize {
+        return Err(RewriteError::TooBig);
+    }
+    let port = crate::packet::tunnel::udp_src_port(flow_hash(pkt.data(), *ofs));
+    p.header.push(pkt, port).map_err(|_| RewriteError::NoRoom)?;
+    *ofs = Offsets { l3: 14, l4: 34 };
+    Ok(())
+}
+
+/// A hash of the inner flow for the VXLAN source port: the IP addresses and the first
+/// four bytes of the transport header (the ports) when there are any, else the MACs.
+#[inline]
+fn flow_hash(d: &[u8], o: Offsets) -> u32 {
+    let mut h: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut mix = |b: &[u8]| {
+        for c in b.chunks(8) {
+            let mut w = [0u8; 8];
+            w[..c.len()].copy_from_slice(c);
+            h = (h ^ u64::from_le_bytes(w)).wrapping_mul(0xff51_afd7_ed55_8ccd).rotate_left(29);
+        }
+    };
+    let (l3, l4) = (o.l3 as usize, o.l4 as usize);
+    if l4 != 0 && l4 + 4 <= d.len() && l4 >= l3 + 8 {
+        mix(&d[l4 - 8.min(l4 - l3)..l4]);
+        mix(&d[l4..l4 + 4]);
+    } else {
+        mix(&d[..12.min(d.len())]);
+    }
+    (h ^ (h >> 32)) as u32
 }
 
 /// Run every rewrite of `actions` on a frame held in a plain buffer (tests, benches,

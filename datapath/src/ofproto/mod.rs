@@ -58,6 +58,8 @@ pub struct Port {
     /// vport's (`vxlan_sys_4789`) for tunnel ports, none for patch ports.
     pub dp_port: Option<u32>,
     pub options: BTreeMap<String, String>,
+    /// The MAC of an internal port's kernel netdev (set by the daemon that made it).
+    pub mac: Option<[u8; 6]>,
 }
 
 #[derive(Debug)]
@@ -106,6 +108,8 @@ pub struct PortRequest {
     pub tag: Option<u16>,
     pub trunks: Vec<u16>,
     pub options: BTreeMap<String, String>,
+    /// MAC of an internal port's netdev.
+    pub mac: Option<[u8; 6]>,
 }
 
 /// Which rules a del-flows/mod-flows/dump-flows request selects.
@@ -322,7 +326,10 @@ impl Ofproto {
         if let Some((obr, _)) = self.find_port(&req.name) {
             return Err(OfError::PortExists(req.name.clone(), obr.to_string()));
         }
-        if self.bridges.contains_key(&req.name) {
+        // A bridge's LOCAL port is the one port named after a bridge: its own, an
+        // internal port with OpenFlow number LOCAL.
+        let local = req.name == br && req.ofport == Some(ofpp::LOCAL) && matches!(req.kind, Some(PortKind::Internal));
+        if self.bridges.contains_key(&req.name) && !local {
             return Err(OfError::Invalid(format!("{} is the name of a bridge", req.name)));
         }
         if let Some(t) = req.tag {
@@ -341,6 +348,12 @@ impl Ofproto {
             }
         }
         let ofport = match req.ofport {
+            Some(p) if local => {
+                if b.ports.contains_key(&p) {
+                    return Err(OfError::OfportInUse(p, br.to_string()));
+                }
+                p
+            }
             Some(p) => {
                 if p == 0 || p >= ofpp::MAX {
                     return Err(OfError::BadOfport(p));
@@ -392,6 +405,7 @@ impl Ofproto {
             trunks: req.trunks,
             dp_port,
             options: req.options,
+            mac: req.mac,
         };
         if let Some(d) = dp_port {
             match &port.kind {
@@ -609,6 +623,7 @@ impl Ofproto {
                         patch_peer,
                         tunnel,
                         internal: matches!(p.kind, PortKind::Internal),
+                        mac: p.mac,
                         tag: p.tag,
                         trunks: Arc::from(p.trunks.as_slice()),
                         tap: self.taps.get(&p.name).copied(),

@@ -29,6 +29,9 @@ pub struct PortSnap {
     pub tunnel: Option<Arc<TunnelConfig>>,
     /// An internal port (a kernel netdev xvs created; every bridge's LOCAL port).
     pub internal: bool,
+    /// The MAC of an internal port's netdev (the source MAC of tunnel packets sent
+    /// from it, the destination MAC of those it terminates).
+    pub mac: Option<[u8; 6]>,
     /// Access VLAN (`tag=`); None for trunk ports.
     pub tag: Option<u16>,
     /// VLANs a trunk port carries; empty means all.

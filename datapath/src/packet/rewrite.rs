@@ -30,6 +30,8 @@ pub enum RewriteError {
     NoHeader,
     /// The frame buffer has no room to grow the packet.
     NoRoom,
+    /// The packet is larger than the tunnel's underlay takes after encapsulation.
+    TooBig,
 }
 
 impl RewriteError {
@@ -39,6 +41,7 @@ impl RewriteError {
             RewriteError::Truncated => "rewrite_truncated",
             RewriteError::NoHeader => "rewrite_no_header",
             RewriteError::NoRoom => "rewrite_no_room",
+            RewriteError::TooBig => "tnl_mtu_exceeded",
         }
     }
 }

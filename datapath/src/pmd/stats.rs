@@ -38,6 +38,16 @@ drop_reasons! {
     TxRingFull => "tx_ring_full", "the output port's tx ring was full";
     TxNoPort => "tx_no_port", "output to a port this worker has no socket for";
     UpcallRateLimited => "upcall_rate_limited", "a cache miss over the input port's upcall budget";
+    TnlNoRoute => "tnl_no_route", "no route to the tunnel's remote endpoint through an internal port";
+    TnlNeighMiss => "tnl_neigh_miss", "no neighbour entry for the tunnel's next hop yet (ARP request sent)";
+    TnlNoPort => "tnl_no_port", "a decapsulated packet matches no tunnel port (unknown key/VNI or remote)";
+    TnlTruncated => "tnl_truncated", "outer headers shorter than they announce";
+    TnlBadOuterIp => "tnl_bad_outer_ip", "outer header not IPv4 without options, or a fragment";
+    TnlBadIpCsum => "tnl_bad_ip_csum", "wrong outer IPv4 checksum";
+    TnlBadCsum => "tnl_bad_csum", "wrong UDP/GRE checksum on a tunnel packet";
+    TnlBadHeader => "tnl_bad_header", "not a VXLAN/GRE header xvs takes";
+    TnlMtuExceeded => "tnl_mtu_exceeded", "too large for the underlay after encapsulation";
+    RecircTooDeep => "recirc_too_deep", "too many passes through the caches for one packet";
 }
 
 impl DropReason {
@@ -60,6 +70,20 @@ impl DropReason {
             E::TooDeep => DropReason::RecursionTooDeep,
             E::TooManyResubmits => DropReason::TooManyResubmits,
             E::Unsupported => DropReason::UnsupportedAction,
+            E::TnlNoRoute => DropReason::TnlNoRoute,
+            E::TnlNeighMiss => DropReason::TnlNeighMiss,
+            E::TnlNoPort => DropReason::TnlNoPort,
+        }
+    }
+
+    pub fn from_pop(e: crate::packet::tunnel::PopError) -> DropReason {
+        use crate::packet::tunnel::PopError as P;
+        match e {
+            P::Truncated => DropReason::TnlTruncated,
+            P::BadOuterIp => DropReason::TnlBadOuterIp,
+            P::BadIpChecksum => DropReason::TnlBadIpCsum,
+            P::BadChecksum => DropReason::TnlBadCsum,
+            P::BadTunnelHeader => DropReason::TnlBadHeader,
         }
     }
 }

@@ -18,6 +18,9 @@
 mod commit;
 mod normal;
 pub mod trace;
+mod tunnel;
+
+pub use tunnel::{receive_port, NeighMiss};
 
 use std::sync::Arc;
 
@@ -57,6 +60,12 @@ pub enum XlateError {
     TooDeep,
     TooManyResubmits,
     Unsupported,
+    /// No route to a tunnel's remote endpoint (or it is not through an internal port).
+    TnlNoRoute,
+    /// The tunnel's next hop has no neighbour entry yet (an ARP request went out).
+    TnlNeighMiss,
+    /// A decapsulated packet matches no tunnel port (unknown key/VNI or remote).
+    TnlNoPort,
 }
 
 impl XlateError {
@@ -66,6 +75,9 @@ impl XlateError {
             XlateError::TooDeep => "recursion_too_deep",
             XlateError::TooManyResubmits => "too_many_resubmits",
             XlateError::Unsupported => "unsupported_action",
+            XlateError::TnlNoRoute => "tnl_no_route",
+            XlateError::TnlNeighMiss => "tnl_neigh_miss",
+            XlateError::TnlNoPort => "tnl_no_port",
         }
     }
 }
@@ -83,6 +95,11 @@ pub struct XlateOut {
     pub error: Option<XlateError>,
     /// Human-readable detail for the error (e.g. which action is unsupported).
     pub error_detail: Option<String>,
+    /// ARP requests to send for tunnel next hops without a neighbour entry.
+    pub neigh_misses: Vec<NeighMiss>,
+    /// Why the packet goes nowhere, if it does (a tunnel output that could not be
+    /// made); becomes `error` when no action sends the packet anywhere.
+    pub drop_hint: Option<XlateError>,
 }
 
 struct Ctx<'a> {
@@ -141,12 +158,32 @@ fn translate_inner(
 ) -> XlateOut {
     let mut wc = FlowKey::ZERO;
     wc.w[word::META] = u64::MAX; // in_port and recirc_id: always exact
-    let Some((bidx, ofport)) = start.or_else(|| p.dp_port(key.in_port())) else {
-        let mut out = XlateOut { mask: wc, error: Some(XlateError::NoInPort), ..Default::default() };
-        out.error_detail = Some(format!("datapath port {} is not attached to any bridge", key.in_port()));
+    let from_tunnel = start.is_none() && p.vports.contains_key(&key.in_port());
+    if from_tunnel {
+        // Which tunnel port: decided by the tunnel metadata.
+        wc.w[word::TUN_ID] = u64::MAX;
+        wc.w[word::TUN_ADDRS] = u64::MAX;
+    }
+    let entry = if from_tunnel { tunnel::receive_port(p, key) } else { start.or_else(|| p.dp_port(key.in_port())) };
+    let Some((bidx, ofport)) = entry else {
+        let (e, detail) = if from_tunnel {
+            (
+                XlateError::TnlNoPort,
+                format!(
+                    "no tunnel port takes tun_id={:#x} from {} on datapath port {}",
+                    Field::TunId.get(key),
+                    std::net::Ipv4Addr::from(Field::TunSrc.get(key) as u32),
+                    key.in_port()
+                ),
+            )
+        } else {
+            (XlateError::NoInPort, format!("datapath port {} is not attached to any bridge", key.in_port()))
+        };
+        let mut out = XlateOut { mask: wc, error: Some(e), ..Default::default() };
         if let Some(t) = trace {
-            t.line(0, &format!("no bridge has datapath port {}: drop", key.in_port()));
+            t.line(0, &format!("{detail}: drop"));
         }
+        out.error_detail = Some(detail);
         return out;
     };
     let Some(bridge) = p.bridge(bidx).cloned() else {
@@ -180,6 +217,18 @@ fn translate_inner(
     if out.error.is_some() {
         // A translation that gave up drops the packet entirely.
         out.actions.clear();
+    }
+    // A clone at the very end needs no copy: its actions act on the packet itself.
+    if let Some(DpAction::Clone(_)) = out.actions.last() {
+        if let Some(DpAction::Clone(inner)) = out.actions.pop() {
+            out.actions.extend(inner.iter().cloned());
+        }
+    }
+    if out.error.is_none() && !out.actions.iter().any(|a| a.sends()) {
+        out.error = out.drop_hint;
+        if out.error.is_some() {
+            out.actions.clear();
+        }
     }
     if let Some(t) = ctx.trace {
         t.finish(key, &ctx.flow, &out);
@@ -535,6 +584,14 @@ impl<'a> Ctx<'a> {
             self.trace(|| format!("output:{p}: no such port, skipped"));
             return;
         };
+        if let Some(cfg) = &port.tunnel {
+            let cfg = cfg.clone();
+            self.tunnel_output(port, &cfg);
+            return;
+        }
+        if port.internal && self.terminate_tunnel(port) {
+            return;
+        }
         if let Some(dp) = port.dp_port {
             self.commit();
             self.out.actions.push(DpAction::Output(dp));

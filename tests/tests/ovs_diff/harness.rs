@@ -363,6 +363,7 @@ impl Diff {
                     tag: p.tag,
                     trunks: p.trunks.clone(),
                     options: Default::default(),
+                    mac: None,
                 };
                 of.add_port(&b.name, req)
                     .map_err(|e| format!("xvs add_port {}: {e}", p.name))?;
