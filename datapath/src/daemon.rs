@@ -90,6 +90,8 @@ pub struct Datapath {
     /// The configuration changed since the state file was last written.
     pub dirty: bool,
     last_retry: std::time::Instant,
+    /// ARP requests for tunnel next hops (native tunneling).
+    pub resolver: crate::route::arp::Resolver,
 }
 
 impl Datapath {
@@ -129,7 +131,11 @@ impl Datapath {
             config,
             dirty: false,
             last_retry: std::time::Instant::now(),
+            resolver: Default::default(),
         };
+        if let Err(e) = dp.ofproto.net.refresh_routes() {
+            tracing::warn!("reading the kernel's routes: {e:#}");
+        }
         Ok((dp, up_rx))
     }
 
@@ -177,6 +183,25 @@ impl Datapath {
         }
     }
 
+    /// `add-br`: the bridge and its LOCAL port, an internal port named after the
+    /// bridge (a kernel netdev the host can address). If the netdev cannot be made
+    /// (say, another switch in this namespace has a bridge of that name), the bridge
+    /// still works, without its LOCAL port, and the reason is logged.
+    pub fn add_bridge(&mut self, name: &str, fail_secure: bool) -> Result<()> {
+        self.ofproto.add_bridge(name, fail_secure)?;
+        let req = PortRequest {
+            name: name.to_string(),
+            kind: Some(PortKind::Internal),
+            ofport: Some(crate::flow::action::ofpp::LOCAL),
+            ..Default::default()
+        };
+        if let Err(e) = self.add_port_inner(name, req, false) {
+            tracing::warn!("bridge {name}: no LOCAL port: {e:#}");
+        }
+        self.publish();
+        Ok(())
+    }
+
     /// Add a port to a bridge. AF_XDP ports get their XDP program and one socket per
     /// rx queue, spread over the workers. Either everything is set up or nothing is.
     pub fn add_port(&mut self, br: &str, req: PortRequest) -> Result<()> {
@@ -186,9 +211,25 @@ impl Datapath {
     /// Add a port; with `keep_if_missing`, an AF_XDP port whose netdev cannot be opened
     /// is still configured (inactive, retried later) instead of refused. Used when
     /// restoring saved state: the netdev may come back after xvsd.
-    fn add_port_inner(&mut self, br: &str, req: PortRequest, keep_if_missing: bool) -> Result<()> {
+    fn add_port_inner(&mut self, br: &str, mut req: PortRequest, keep_if_missing: bool) -> Result<()> {
         let (_ofport, dp) = self.ofproto.check_add_port(br, &req)?;
         let kind = req.kind.clone().unwrap_or(PortKind::Afxdp);
+        if let (PortKind::Internal, Some(dp)) = (&kind, dp) {
+            if dp as usize >= MAX_DP_PORTS {
+                bail!("too many ports (at most {MAX_DP_PORTS} AF_XDP ports)");
+            }
+            let (peer, mac) = crate::io::internal::create(&req.name)?;
+            match self.open_afxdp(dp, &peer, XdpMode::Native, Steering::default()) {
+                Ok(port) => {
+                    self.ports.insert(dp, port);
+                }
+                Err(e) => {
+                    crate::io::internal::delete(&req.name);
+                    return Err(e);
+                }
+            }
+            req.mac = Some(mac);
+        }
         if let (PortKind::Afxdp, Some(dp)) = (&kind, dp) {
             if dp as usize >= MAX_DP_PORTS {
                 bail!("too many ports (at most {MAX_DP_PORTS} AF_XDP ports)");
@@ -209,14 +250,22 @@ impl Datapath {
                 Err(e) => return Err(e),
             }
         }
+        let name = req.name.clone();
         if let Err(e) = self.ofproto.add_port(br, req) {
-            if let Some(dp) = dp {
+            if let (Some(dp), false) = (dp, kind.is_tunnel()) {
                 self.inactive.remove(&dp);
                 if let Some(p) = self.ports.remove(&dp) {
                     self.close_afxdp(p);
                 }
+                if matches!(kind, PortKind::Internal) {
+                    crate::io::internal::delete(&name);
+                }
             }
             return Err(e.into());
+        }
+        if kind.is_tunnel() {
+            // Tunnels need the underlay's routes: read them now, not at the next tick.
+            let _ = self.ofproto.net.refresh_routes();
         }
         self.publish();
         Ok(())
@@ -283,17 +332,28 @@ impl Datapath {
 
     pub fn del_port(&mut self, br: Option<&str>, name: &str) -> Result<()> {
         let (_br, port) = self.ofproto.del_port(br, name)?;
-        if let Some(dp) = port.dp_port {
+        if let (Some(dp), false) = (port.dp_port, port.kind.is_tunnel()) {
             self.inactive.remove(&dp);
             if let Some(p) = self.ports.remove(&dp) {
                 self.close_afxdp(p);
             }
+        }
+        if matches!(port.kind, PortKind::Internal) {
+            crate::io::internal::delete(name);
         }
         self.publish();
         Ok(())
     }
 
     pub fn del_bridge(&mut self, name: &str) -> Result<()> {
+        let internal: Vec<String> = self
+            .ofproto
+            .bridge(name)?
+            .ports
+            .values()
+            .filter(|p| matches!(p.kind, PortKind::Internal))
+            .map(|p| p.name.clone())
+            .collect();
         let dps = self.ofproto.del_bridge(name)?;
         for dp in dps {
             self.inactive.remove(&dp);
@@ -301,8 +361,20 @@ impl Datapath {
                 self.close_afxdp(p);
             }
         }
+        for n in internal {
+            crate::io::internal::delete(&n);
+        }
         self.publish();
         Ok(())
+    }
+
+    /// A translation found no neighbour entry for a tunnel's next hop: send ARP
+    /// requests from the underlay bridge's internal port until it answers.
+    pub fn neigh_miss(&mut self, m: crate::xlate::NeighMiss) {
+        let p = self.pipeline.load();
+        let Some(port) = p.bridge(m.bridge).and_then(|b| b.ports.get(&m.ofport)) else { return };
+        let ifname = port.name.to_string();
+        self.resolver.miss(&self.ofproto.net.neigh, &ifname, m.src_mac, m.src_ip, m.dst_ip);
     }
 
     /// Port counters summed over workers.
@@ -335,6 +407,15 @@ impl Datapath {
     /// Periodic control-plane work: expire timed-out rules and aged MAC entries, retry
     /// inactive ports.
     pub fn tick(&mut self) {
+        // The underlay: routes and addresses as the kernel has them now (a change
+        // revalidates every megaflow), neighbours aging, ARP retries.
+        match self.ofproto.net.refresh_routes() {
+            Ok(true) => self.publish(),
+            Ok(false) => {}
+            Err(e) => tracing::debug!("reading routes: {e:#}"),
+        }
+        self.ofproto.net.neigh.expire();
+        self.resolver.tick(&self.ofproto.net.neigh);
         let expired = self.ofproto.expire_rules();
         for b in self.ofproto.bridges.values() {
             b.mac.expire();
@@ -412,8 +493,16 @@ impl Datapath {
         Ok(())
     }
 
-    /// Stop the workers and detach every port.
+    /// Stop the workers, detach every port, remove the internal ports' netdevs.
     pub fn shutdown(&mut self) {
+        let internal: Vec<String> = self
+            .ofproto
+            .bridges
+            .values()
+            .flat_map(|b| b.ports.values())
+            .filter(|p| matches!(p.kind, PortKind::Internal))
+            .map(|p| p.name.clone())
+            .collect();
         let ports: Vec<u32> = self.ports.keys().copied().collect();
         for dp in ports {
             if let Some(p) = self.ports.remove(&dp) {
@@ -430,6 +519,9 @@ impl Datapath {
             if let Some(t) = w.thread.take() {
                 let _ = t.join();
             }
+        }
+        for n in internal {
+            crate::io::internal::delete(&n);
         }
     }
 }

@@ -188,7 +188,7 @@ fn decapsulation_pops_and_the_inner_packet_enters_from_the_tunnel_port() {
     // Second pass: the datapath pops and re-extracts with the tunnel metadata.
     let mut b = outer.clone();
     let n = b.len();
-    let mut pk = PacketMut::new(&mut b, n).unwrap();
+    let mut pk = PacketMut::with_headroom(&mut b, 0, n).unwrap();
     let md = xvs::packet::tunnel::pop(&mut pk, TunnelProto::Vxlan, 4789).unwrap();
     let mut k2 = key_of(pk.data(), vport);
     Field::TunId.set(&mut k2, md.tun_id as u128);

@@ -374,8 +374,8 @@ impl Xvsd {
 impl Drop for Xvsd {
     fn drop(&mut self) {
         if self.is_running() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
+            // A clean stop: xvsd removes the netdevs of its internal ports.
+            self.stop();
         }
         if !self.keep_dir {
             let _ = std::fs::remove_dir_all(&self.dir);

@@ -131,12 +131,15 @@ fn main() -> Result<()> {
             let mut last_tick = Instant::now();
             let mut last_save = Instant::now();
             while !stop.load(Ordering::Relaxed) {
-                if let Ok(Upcall::Learned(b, specs)) = upcalls.recv_timeout(Duration::from_millis(100)) {
+                if let Ok(u) = upcalls.recv_timeout(Duration::from_millis(100)) {
                     let mut d = dp.lock().unwrap_or_else(|p| p.into_inner());
-                    d.apply_learned(b, specs);
+                    let mut next = Some(u);
                     // Drain what else is waiting while we hold the lock.
-                    while let Ok(Upcall::Learned(b, specs)) = upcalls.try_recv() {
-                        d.apply_learned(b, specs);
+                    while let Some(u) = next.take().or_else(|| upcalls.try_recv().ok()) {
+                        match u {
+                            Upcall::Learned(b, specs) => d.apply_learned(b, specs),
+                            Upcall::NeighMiss(m) => d.neigh_miss(m),
+                        }
                     }
                 }
                 if last_tick.elapsed() >= Duration::from_secs(1) {

@@ -93,8 +93,7 @@ fn run(dp: &mut Datapath, req: &Request) -> Result<String> {
                     other => bail!("unknown bridge setting '{other}' (fail_mode=secure|standalone)"),
                 }
             }
-            dp.ofproto.add_bridge(br, secure)?;
-            dp.publish();
+            dp.add_bridge(br, secure)?;
             Ok(String::new())
         }
         "del-br" => {

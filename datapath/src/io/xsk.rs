@@ -12,7 +12,7 @@ use xsk_rs::umem::{CompQueue, FillQueue, Umem};
 use super::umem::{FramePool, RING_SIZE};
 
 /// Frames kept on each fill ring (the kernel copies received frames into them).
-pub const FILL_TARGET: u32 = 1024;
+pub const FILL_TARGET: u32 = 512;
 /// Frames the pool keeps back from fill rings for copies and encapsulation.
 pub const POOL_RESERVE: usize = 512;
 

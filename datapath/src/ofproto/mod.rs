@@ -213,16 +213,17 @@ impl Default for Ofproto {
 
 impl Ofproto {
     pub fn new() -> Ofproto {
+        let epoch = Arc::new(AtomicU64::new(1));
         Ofproto {
             bridges: BTreeMap::new(),
             next_bridge_idx: 0,
             next_rule_id: 1,
             version: 0,
-            epoch: Arc::new(AtomicU64::new(1)),
+            net: Arc::new(crate::route::NetState::new(epoch.clone())),
+            epoch,
             dp_ports_used: BTreeMap::new(),
             vports: BTreeMap::new(),
             taps: BTreeMap::new(),
-            net: Arc::new(crate::route::NetState::default()),
         }
     }
 

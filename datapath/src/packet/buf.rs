@@ -40,14 +40,19 @@ pub struct PacketMut<'a> {
     buf: &'a mut [u8],
     start: usize,
     len: usize,
+    /// The caller follows `start` (made with `with_headroom`): edits may move it.
+    movable: bool,
 }
 
 impl<'a> PacketMut<'a> {
     /// `buf` is the whole frame from the packet's first byte; `len` the packet length.
     /// `None` if `len` exceeds the buffer.
     #[inline]
+    /// The packet's start never moves (no headroom is used).
     pub fn new(buf: &'a mut [u8], len: usize) -> Option<Self> {
-        Self::with_headroom(buf, 0, len)
+        let mut p = Self::with_headroom(buf, 0, len)?;
+        p.movable = false;
+        Some(p)
     }
 
     /// `buf` is the whole frame, the packet is `buf[start..start + len]`. `None` if
@@ -57,7 +62,7 @@ impl<'a> PacketMut<'a> {
         if start.checked_add(len)? > buf.len() {
             return None;
         }
-        Some(PacketMut { buf, start, len })
+        Some(PacketMut { buf, start, len, movable: true })
     }
 
     /// Offset of the packet's first byte in the buffer (the headroom in front of it).
@@ -82,7 +87,7 @@ impl<'a> PacketMut<'a> {
     /// start back into the headroom. Nothing else moves.
     #[inline]
     pub fn push_front(&mut self, n: usize) -> Result<(), NoRoom> {
-        if n > self.start {
+        if !self.movable || n > self.start {
             return Err(NoRoom);
         }
         self.start -= n;
@@ -93,7 +98,7 @@ impl<'a> PacketMut<'a> {
     /// Drop the first `n` bytes (decapsulation): the start moves forward.
     #[inline]
     pub fn pull_front(&mut self, n: usize) -> Result<(), OutOfRange> {
-        if n > self.len {
+        if !self.movable || n > self.len {
             return Err(OutOfRange);
         }
         self.start += n;
@@ -137,7 +142,7 @@ impl<'a> PacketMut<'a> {
             return Err(NoRoom);
         }
         let new_len = self.len.checked_add(n).ok_or(NoRoom)?;
-        let front_ok = n <= self.start;
+        let front_ok = self.movable && n <= self.start;
         let tail_ok = new_len <= self.capacity();
         if !front_ok && !tail_ok {
             return Err(NoRoom);
@@ -164,7 +169,7 @@ impl<'a> PacketMut<'a> {
             return Err(OutOfRange);
         }
         let s = self.start;
-        if ofs < self.len - end {
+        if self.movable && ofs < self.len - end {
             self.buf.copy_within(s..s + ofs, s + n);
             self.start += n;
         } else {

@@ -376,7 +376,7 @@ mod tests {
         assert_eq!(&f[50..], &inner()[..]);
         let mut b = f.clone();
         let n = b.len();
-        let mut pkt = PacketMut::new(&mut b, n).unwrap();
+        let mut pkt = PacketMut::with_headroom(&mut b, 0, n).unwrap();
         let md = pop(&mut pkt, TunnelProto::Vxlan, 4789).unwrap();
         assert_eq!(pkt.data(), &inner()[..]);
         assert_eq!((md.tun_id, md.src, md.dst), (100, "10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap()));
@@ -389,12 +389,12 @@ mod tests {
             let (f, _) = encap(&params(proto, true), 33333);
             let mut b = f.clone();
             let n = b.len();
-            let md = pop(&mut PacketMut::new(&mut b, n).unwrap(), proto, 4789).unwrap();
+            let md = pop(&mut PacketMut::with_headroom(&mut b, 0, n).unwrap(), proto, 4789).unwrap();
             assert!(md.flags & tnl_flags::CSUM != 0, "{proto:?}");
             // A flipped payload bit is caught by the checksum.
             let mut b = f.clone();
             b[n - 1] ^= 1;
-            assert_eq!(pop(&mut PacketMut::new(&mut b, n).unwrap(), proto, 4789), Err(PopError::BadChecksum), "{proto:?}");
+            assert_eq!(pop(&mut PacketMut::with_headroom(&mut b, 0, n).unwrap(), proto, 4789), Err(PopError::BadChecksum), "{proto:?}");
         }
     }
 
@@ -406,7 +406,7 @@ mod tests {
         assert_eq!(&f[34..42], &[0x20, 0, 0x65, 0x58, 0, 0, 0, 100]);
         let mut b = f.clone();
         let n = b.len();
-        let mut pkt = PacketMut::new(&mut b, n).unwrap();
+        let mut pkt = PacketMut::with_headroom(&mut b, 0, n).unwrap();
         let md = pop(&mut pkt, TunnelProto::Gre, 0).unwrap();
         assert_eq!((md.tun_id, pkt.data().len()), (100, 60));
     }
@@ -415,7 +415,7 @@ mod tests {
     fn bad_outer_headers_are_named() {
         let (f, _) = encap(&params(TunnelProto::Vxlan, false), 40000);
         let n = f.len();
-        let try_pop = |b: &mut Vec<u8>, len: usize| pop(&mut PacketMut::new(b, len).unwrap(), TunnelProto::Vxlan, 4789);
+        let try_pop = |b: &mut Vec<u8>, len: usize| pop(&mut PacketMut::with_headroom(b, 0, len).unwrap(), TunnelProto::Vxlan, 4789);
         for cut in [0, 10, 20, 40, 49, 63] {
             let mut b = f.clone();
             assert!(try_pop(&mut b, cut).is_err(), "cut at {cut}");
@@ -424,8 +424,8 @@ mod tests {
         b[14 + 10] ^= 0xff;
         assert_eq!(try_pop(&mut b, n), Err(PopError::BadIpChecksum));
         let mut b = f.clone();
-        assert_eq!(pop(&mut PacketMut::new(&mut b, n).unwrap(), TunnelProto::Vxlan, 4790), Err(PopError::BadTunnelHeader));
-        assert_eq!(pop(&mut PacketMut::new(&mut b, n).unwrap(), TunnelProto::Gre, 0), Err(PopError::BadTunnelHeader));
+        assert_eq!(pop(&mut PacketMut::with_headroom(&mut b, 0, n).unwrap(), TunnelProto::Vxlan, 4790), Err(PopError::BadTunnelHeader));
+        assert_eq!(pop(&mut PacketMut::with_headroom(&mut b, 0, n).unwrap(), TunnelProto::Gre, 0), Err(PopError::BadTunnelHeader));
         let mut b = f.clone();
         b[42] = 0; // VXLAN I flag cleared
         assert_eq!(try_pop(&mut b, n), Err(PopError::BadTunnelHeader));

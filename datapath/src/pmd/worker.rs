@@ -113,6 +113,8 @@ impl Drop for WorkerShared {
 pub enum Upcall {
     /// `learn()` produced these flows for bridge index `.0`.
     Learned(usize, Vec<FlowSpec>),
+    /// A tunnel's next hop needs resolving (ARP).
+    NeighMiss(crate::xlate::NeighMiss),
 }
 
 struct TxPort {
@@ -467,6 +469,9 @@ impl Worker {
                     self.c.upcall_ticks += super::tsc::now().wrapping_sub(t);
                     if !out.learned.is_empty() {
                         self.send_learned(&out.learned);
+                    }
+                    for m in out.neigh_misses {
+                        let _ = self.upcalls.try_send(Upcall::NeighMiss(m));
                     }
                     idx
                 }

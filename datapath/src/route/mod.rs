@@ -9,10 +9,12 @@
 //! mutex and an atomically swapped snapshot are enough; the fast path never looks
 //! here (the encapsulation header a megaflow pushes is built at translation time).
 
+pub mod arp;
 pub mod netlink;
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -117,6 +119,9 @@ pub struct NeighTable {
     entries: Mutex<HashMap<Ipv4Addr, (String, NeighEntry)>>,
     /// Last ARP request sent per destination (rate limit).
     asked: Mutex<HashMap<Ipv4Addr, u64>>,
+    /// Bumped when an entry appears, changes or goes: megaflows that encapsulated
+    /// towards a next hop (or dropped for want of one) are revalidated.
+    epoch: Option<Arc<AtomicU64>>,
 }
 
 impl NeighTable {
@@ -143,13 +148,21 @@ impl NeighTable {
             _ => {
                 t.insert(ip, (bridge.to_string(), NeighEntry { mac, used_ns: now, fixed: false }));
                 self.asked.lock().remove(&ip);
+                self.changed();
                 true
             }
         }
     }
 
+    fn changed(&self) {
+        if let Some(e) = &self.epoch {
+            e.fetch_add(1, Relaxed);
+        }
+    }
+
     pub fn set_fixed(&self, bridge: &str, ip: Ipv4Addr, mac: [u8; 6]) {
         self.entries.lock().insert(ip, (bridge.to_string(), NeighEntry { mac, used_ns: clock::now_ns(), fixed: true }));
+        self.changed();
     }
 
     /// Keep an entry alive (traffic through a cached megaflow that used it).
@@ -180,6 +193,9 @@ impl NeighTable {
         for ip in &gone {
             t.remove(ip);
         }
+        if !gone.is_empty() {
+            self.changed();
+        }
         gone
     }
 
@@ -188,6 +204,7 @@ impl NeighTable {
         let mut t = self.entries.lock();
         let gone = t.keys().copied().collect();
         t.clear();
+        self.changed();
         gone
     }
 
@@ -208,6 +225,12 @@ pub struct NetState {
 }
 
 impl NetState {
+    /// A NetState whose neighbour changes bump `epoch` (the datapath's revalidation
+    /// epoch).
+    pub fn new(epoch: Arc<AtomicU64>) -> NetState {
+        NetState { routes: ArcSwap::default(), neigh: NeighTable { epoch: Some(epoch), ..Default::default() } }
+    }
+
     /// Re-read the kernel's routes; returns true if they changed.
     pub fn refresh_routes(&self) -> anyhow::Result<bool> {
         let t = RouteTable::from_kernel()?;

@@ -9,7 +9,7 @@ use netlink_packet_core::{
     NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST,
 };
 use netlink_packet_route::address::{AddressAttribute, AddressMessage};
-use netlink_packet_route::link::{InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage};
+use netlink_packet_route::link::{InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage, LinkXdp, XdpAttached};
 use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteMessage, RouteType};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
@@ -22,6 +22,9 @@ pub struct Link {
     pub mac: [u8; 6],
     pub mtu: u32,
     pub up: bool,
+    /// An XDP program is attached (for our internal ports' peers: a live xvsd serves
+    /// it; BPF links go away with the process that made them).
+    pub xdp: bool,
 }
 
 /// An IPv4 address on an interface.
@@ -97,12 +100,15 @@ pub fn links() -> Result<Vec<Link>> {
 }
 
 fn link_of(l: &LinkMessage) -> Link {
-    let mut out = Link { index: l.header.index, name: String::new(), mac: [0; 6], mtu: 1500, up: l.header.flags.contains(LinkFlags::Up) };
+    let mut out = Link { index: l.header.index, name: String::new(), mac: [0; 6], mtu: 1500, up: l.header.flags.contains(LinkFlags::Up), xdp: false };
     for a in &l.attributes {
         match a {
             LinkAttribute::IfName(n) => out.name = n.clone(),
             LinkAttribute::Address(m) if m.len() == 6 => out.mac.copy_from_slice(m),
             LinkAttribute::Mtu(m) => out.mtu = *m,
+            LinkAttribute::Xdp(x) => {
+                out.xdp = x.iter().any(|a| matches!(a, LinkXdp::Attached(t) if *t != XdpAttached::None));
+            }
             _ => {}
         }
     }
@@ -168,7 +174,9 @@ pub fn routes() -> Result<Vec<KRoute>> {
     Ok(v)
 }
 
-/// Create a veth pair `name` <-> `peer`, `name` with MAC `mac`, both up.
+/// Create a veth pair `name` <-> `peer`, `name` with MAC `mac`; `peer` is brought up,
+/// `name` is left down for its user to bring up (as Open vSwitch leaves a new
+/// bridge's internal port).
 pub fn create_veth(name: &str, peer: &str, mac: [u8; 6]) -> Result<()> {
     let mut p = LinkMessage::default();
     p.attributes.push(LinkAttribute::IfName(peer.to_string()));
@@ -178,7 +186,6 @@ pub fn create_veth(name: &str, peer: &str, mac: [u8; 6]) -> Result<()> {
     m.attributes.push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(InfoKind::Veth), LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(p)))]));
     request(RouteNetlinkMessage::NewLink(m), NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL)?;
     set_up(peer)?;
-    set_up(name)?;
     Ok(())
 }
 
