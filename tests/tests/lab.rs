@@ -12,18 +12,17 @@ fn default_lab_runs_or_names_what_the_datapath_lacks() {
         eprintln!("skipped: needs root");
         return;
     }
-    let before = common::lab_namespaces();
     let topo = lab::load(None).unwrap();
     match lab::run(topo, &Options { burst: 0, keep: false }) {
         Ok(o) => {
             assert!(o.failed().is_empty(), "failed checks: {:#?}", o.failed());
-            common::assert_nothing_left(&o.prefix, &before);
+            common::assert_nothing_left(&o.prefix);
         }
         Err(e) => {
             let missing = e.downcast_ref::<MissingDatapath>().unwrap_or_else(|| panic!("setup failed: {e:#}"));
             eprintln!("default lab waits on the datapath:\n{missing}");
             assert!(missing.to_string().contains("vxlan-0a0000"), "{missing}");
-            common::assert_nothing_left("", &before);
+            common::assert_nothing_left(&missing.prefix);
         }
     }
 }

@@ -27,5 +27,5 @@ fn vlan_lab_file_passes_and_leaves_nothing() {
     let tcp = o.checks.iter().find(|c| c.name.starts_with("tcp ")).unwrap();
     assert!(tcp.name.contains("compute1 -> compute2") && tcp.detail.contains("sha256"), "{tcp:?}");
     assert!(o.report.contains("dump-flows br-phys"), "{}", o.report);
-    common::assert_nothing_left(&o.prefix, &[]);
+    common::assert_nothing_left(&o.prefix);
 }

@@ -1,7 +1,6 @@
 //! Shared by the lab tests (`mod common;`).
 
 /// Lab namespaces present now (`xl<5 hex>-...` / `xl<5 hex>_...`).
-#[allow(dead_code)]
 pub fn lab_namespaces() -> Vec<String> {
     let list = xvs_tools::netlab::sh(&["ip", "netns", "list"]).unwrap_or_default();
     list.lines()
@@ -12,7 +11,6 @@ pub fn lab_namespaces() -> Vec<String> {
 }
 
 /// xvsd processes whose parent is this test process.
-#[allow(dead_code)]
 pub fn xvsd_children() -> Vec<u32> {
     let me = std::process::id();
     let mut v = Vec::new();
@@ -28,22 +26,16 @@ pub fn xvsd_children() -> Vec<u32> {
     v
 }
 
-/// Nothing of lab `prefix` (or, with an empty prefix, no lab namespace that was not
-/// there `before`) is left: namespaces, veths in the root namespace, xvsd children,
-/// the run directory.
-#[allow(dead_code)]
-pub fn assert_nothing_left(prefix: &str, before: &[String]) {
-    let left: Vec<String> = lab_namespaces()
-        .into_iter()
-        .filter(|n| if prefix.is_empty() { !before.contains(n) } else { n.starts_with(prefix) })
-        .collect();
+/// Nothing of lab `prefix` is left: namespaces, links in the root namespace, xvsd
+/// children, the run directory.
+pub fn assert_nothing_left(prefix: &str) {
+    assert!(!prefix.is_empty());
+    let left: Vec<String> = lab_namespaces().into_iter().filter(|n| n.starts_with(prefix)).collect();
     assert!(left.is_empty(), "namespaces left behind: {left:?}");
-    if !prefix.is_empty() {
-        let links = xvs_tools::netlab::sh(&["ip", "-o", "link", "show"]).unwrap_or_default();
-        assert!(!links.contains(prefix), "links left behind: {links}");
-        let dir = std::path::Path::new(xvs_tools::lab::rundir::RUN_ROOT).join(prefix);
-        assert!(!dir.exists(), "{} left behind", dir.display());
-    }
+    let links = xvs_tools::netlab::sh(&["ip", "-o", "link", "show"]).unwrap_or_default();
+    assert!(!links.contains(prefix), "links left behind: {links}");
+    let dir = std::path::Path::new(xvs_tools::lab::rundir::RUN_ROOT).join(prefix);
+    assert!(!dir.exists(), "{} left behind", dir.display());
     let kids = xvsd_children();
     assert!(kids.is_empty(), "xvsd processes left running: {kids:?}");
 }

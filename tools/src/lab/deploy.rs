@@ -26,12 +26,16 @@ pub const PHYSNET_BR: &str = "physnet";
 /// The datapath cannot do what the lab file asks yet (tunnel ports, the br-phy
 /// netdev). The lab was torn down; the list says what is missing, per host.
 #[derive(Debug)]
-pub struct MissingDatapath(pub Vec<String>);
+pub struct MissingDatapath {
+    /// The lab's prefix (its namespaces were `<prefix>-*`; all are gone).
+    pub prefix: String,
+    pub missing: Vec<String>,
+}
 
 impl fmt::Display for MissingDatapath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "this xvsd cannot build the lab's tunnel networks yet:")?;
-        for m in &self.0 {
+        for m in &self.missing {
             writeln!(f, "  - {m}")?;
         }
         write!(f, "Everything the lab created was removed. VLAN networks work today (labs/vlan.toml).")
@@ -210,7 +214,7 @@ impl Lab {
             }
         }
         if !missing.is_empty() {
-            return Err(anyhow!(MissingDatapath(missing)));
+            return Err(anyhow!(MissingDatapath { prefix, missing }));
         }
         interrupted()?;
 
