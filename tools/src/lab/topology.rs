@@ -138,7 +138,7 @@ impl Ctx<'_> {
         Err(SpecError { origin: self.origin.to_string(), line: Some(self.line(span)), msg: format!("{what}: {msg}") })
     }
 
-    fn ip<T>(&self, v: &Spanned<String>, what: impl fmt::Display) -> Result<Ipv4Addr, SpecError> {
+    fn ip(&self, v: &Spanned<String>, what: impl fmt::Display) -> Result<Ipv4Addr, SpecError> {
         v.get_ref().parse().or_else(|_| self.err(v.span(), what, format!("'{}' is not an IPv4 address", v.get_ref())))
     }
 
@@ -201,7 +201,7 @@ impl Topology {
             if let Some(k) = names.insert(name.clone(), "host") {
                 return cx.err(h.name.span(), format!("{what} `name`"), format!("duplicate name '{name}' (already a {k})"));
             }
-            let ip = cx.ip::<()>(&h.underlay_ip, format!("{what} `underlay_ip`"))?;
+            let ip = cx.ip(&h.underlay_ip, format!("{what} `underlay_ip`"))?;
             if !underlay.is_host(ip) {
                 return cx.err(h.underlay_ip.span(), format!("{what} `underlay_ip`"), format!("{ip} is not a host address of the underlay {underlay}"));
             }
@@ -242,7 +242,7 @@ impl Topology {
             let gateway = match &n.gateway {
                 None => None,
                 Some(g) => {
-                    let ip = cx.ip::<()>(g, format!("{what} `gateway`"))?;
+                    let ip = cx.ip(g, format!("{what} `gateway`"))?;
                     if !cidr.is_host(ip) {
                         return cx.err(g.span(), format!("{what} `gateway`"), format!("{ip} is not a host address of {cidr}"));
                     }
@@ -271,7 +271,7 @@ impl Topology {
                 Ok,
             )?;
             let net = &networks[network];
-            let ip = cx.ip::<()>(&v.ip, format!("{what} `ip`"))?;
+            let ip = cx.ip(&v.ip, format!("{what} `ip`"))?;
             if !net.cidr.is_host(ip) {
                 return cx.err(v.ip.span(), format!("{what} `ip`"), format!("{ip} is not a host address of network '{}' ({})", net.name, net.cidr));
             }
