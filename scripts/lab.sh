@@ -1,10 +1,18 @@
 #!/bin/bash
-# Run the default lab: a Neutron-style deployment in network namespaces (two compute
-# hosts and a network node, each an xvsd, VMs on VLAN tenant networks, a router on the
-# network node), real pings and a burst of generated traffic, then print what each
-# switch did. Needs root. Everything it creates is removed at the end.
+# Run a lab: a Neutron-style deployment in network namespaces read from a TOML file
+# (labs/*.toml; each host a namespace with its own xvsd, VMs as namespaces), real pings
+# and TCP, then print what each switch did. Needs root. Everything it creates is removed
+# at the end. Without a file it runs labs/vlan.toml (VLAN networks); the tunnel lab
+# (labs/default.toml, xvs-lab's built-in default) needs VXLAN/GRE ports in xvsd.
+# Usage: scripts/lab.sh [FILE] [--keep] [--burst N] [--cleanup] [--dry-run]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/setup.sh
 cargo build --release --workspace --bins
-exec target/release/xvs-lab "$@"
+if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then
+    exec target/release/xvs-lab "$@"
+fi
+case " $* " in
+*" --cleanup "*) exec target/release/xvs-lab "$@" ;;
+esac
+exec target/release/xvs-lab labs/vlan.toml "$@"

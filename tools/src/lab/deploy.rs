@@ -1,0 +1,283 @@
+//! Building a lab on this machine: the underlay namespace with its Linux bridges, one
+//! namespace per host with its own xvsd, one per VM, the veths between them, and the
+//! bridges, ports and flows of every xvsd. A [`Lab`] owns all of it: dropping it (at the
+//! end, on an error half-way, after a signal) stops the daemons and deletes the
+//! namespaces and the run directory.
+
+use std::fmt;
+use std::os::unix::process::CommandExt as _;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+
+use super::flows;
+use super::interrupted;
+use super::plan::{self, HostPlan, UPLINK_PHYS, UPLINK_TUN};
+use super::rundir::RunDir;
+use super::topology::Topology;
+use crate::netlab::{bin_dir, sh, Netns, Xvsd};
+
+/// Bridges of the underlay namespace: the tunnel segment and the VLAN physnet.
+pub const UNDERLAY_BR: &str = "underlay";
+pub const PHYSNET_BR: &str = "physnet";
+
+/// The datapath cannot do what the lab file asks yet (tunnel ports, the br-phy
+/// netdev). The lab was torn down; the list says what is missing, per host.
+#[derive(Debug)]
+pub struct MissingDatapath {
+    /// The lab's prefix (its namespaces were `<prefix>-*`; all are gone).
+    pub prefix: String,
+    pub missing: Vec<String>,
+}
+
+impl fmt::Display for MissingDatapath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "this xvsd cannot build the lab's tunnel networks yet:")?;
+        for m in &self.missing {
+            writeln!(f, "  - {m}")?;
+        }
+        write!(f, "Everything the lab created was removed. VLAN networks work today (labs/vlan.toml).")
+    }
+}
+
+impl std::error::Error for MissingDatapath {}
+
+pub struct HostRt {
+    pub ns: Netns,
+    pub xvsd: Option<Xvsd>,
+}
+
+impl HostRt {
+    pub fn xvsd(&self) -> &Xvsd {
+        self.xvsd.as_ref().expect("xvsd running")
+    }
+}
+
+pub struct Lab {
+    pub topo: Topology,
+    pub plans: Vec<HostPlan>,
+    pub hosts: Vec<HostRt>,
+    /// One namespace per VM, in the topology's order.
+    pub vms: Vec<Netns>,
+    pub underlay: Option<Netns>,
+    pub run: RunDir,
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for h in &mut self.hosts {
+            if let Some(mut x) = h.xvsd.take() {
+                x.stop();
+            }
+        }
+        self.vms.clear();
+        self.hosts.clear();
+        self.underlay = None;
+    }
+}
+
+fn ctl(x: &Xvsd, host: &str, args: &[String]) -> Result<String> {
+    let a: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+    x.ctl(&a).with_context(|| format!("{host}: xvsctl {}", args.join(" ")))
+}
+
+/// Start xvsd inside `ns` with its control socket in `dir` (reachable from the root
+/// namespace, since the filesystem is shared).
+fn start_xvsd(ns: &Netns, dir: &Path) -> Result<Xvsd> {
+    let exe = bin_dir().join("xvsd");
+    if !exe.exists() {
+        bail!("{} not built (run `cargo build --workspace --bins` first)", exe.display());
+    }
+    std::fs::create_dir_all(dir)?;
+    let socket = dir.join("xvsd.sock");
+    let log = std::fs::File::create(dir.join("xvsd.log"))?;
+    let child = Command::new("ip")
+        .args(["netns", "exec", &ns.name])
+        .arg(&exe)
+        .arg("--socket")
+        .arg(&socket)
+        .args(["--no-state", "--poll", "adaptive", "--frames", "4096"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        // Its own process group: a Ctrl-C reaches the lab, which stops the daemons
+        // itself after the step under way.
+        .process_group(0)
+        .spawn()
+        .context("starting xvsd")?;
+    let mut x = Xvsd { child, keep_dir: false, socket, dir: dir.to_path_buf() };
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(10) {
+        if x.socket.exists() && x.alive() {
+            return Ok(x);
+        }
+        if let Ok(Some(st)) = x.child.try_wait() {
+            bail!("xvsd in {} exited ({st}): {}", ns.name, x.log().trim());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    bail!("xvsd in {} did not come up: {}", ns.name, x.log().trim())
+}
+
+/// A veth pair created directly in two namespaces (no name ever exists in the root
+/// namespace, so parallel labs cannot collide), both ends up.
+fn veth(a_ns: &Netns, a: &str, b_ns: &Netns, b: &str) -> Result<()> {
+    sh(&["ip", "link", "add", a, "netns", &a_ns.name, "type", "veth", "peer", "name", b, "netns", &b_ns.name])?;
+    a_ns.exec(&["ip", "link", "set", a, "up"])?;
+    b_ns.exec(&["ip", "link", "set", b, "up"])?;
+    Ok(())
+}
+
+impl Lab {
+    /// Build everything the topology describes. `say` gets progress lines.
+    pub fn build(topo: Topology, say: &mut dyn FnMut(String)) -> Result<Lab> {
+        let plans = plan::plan(&topo);
+        let run = RunDir::create()?;
+        let prefix = run.prefix.clone();
+        let mut lab = Lab { topo, plans, hosts: Vec::new(), vms: Vec::new(), underlay: None, run };
+        say(format!("lab {prefix}: run directory {}", lab.run.path.display()));
+
+        // The underlay: Linux bridges in a namespace of their own.
+        let u = Netns::named(&format!("{prefix}_underlay"))?;
+        for br in [UNDERLAY_BR, PHYSNET_BR] {
+            u.exec(&["ip", "link", "add", br, "type", "bridge"])?;
+            u.exec(&["ip", "link", "set", br, "up"])?;
+        }
+        lab.underlay = Some(u);
+        interrupted()?;
+
+        // Hosts: a namespace, uplinks, an xvsd with its bridges.
+        for (h, p) in lab.plans.clone().iter().enumerate() {
+            let name = lab.topo.hosts[h].name.clone();
+            let ns = Netns::named(&format!("{prefix}-{name}"))?;
+            let u = lab.underlay.as_ref().unwrap();
+            if p.has_tunnel {
+                let wire = format!("t-{name}");
+                veth(u, &wire, &ns, UPLINK_TUN)?;
+                u.exec(&["ip", "link", "set", &wire, "master", UNDERLAY_BR])?;
+            }
+            if p.has_vlan {
+                let wire = format!("p-{name}");
+                veth(u, &wire, &ns, UPLINK_PHYS)?;
+                u.exec(&["ip", "link", "set", &wire, "master", PHYSNET_BR])?;
+                // AF_XDP sees the bytes of a frame: a VLAN tag kept aside as offload
+                // metadata by the sending veth would be invisible to xvsd, so the
+                // "switch" puts tags in the frames it sends (as a NIC on a wire does).
+                u.exec(&["ethtool", "-K", &wire, "txvlan", "off"])?;
+            }
+            lab.hosts.push(HostRt { ns, xvsd: None });
+            let x = start_xvsd(&lab.hosts[h].ns, &lab.run.host_dir(&name)).with_context(|| format!("host {name}"))?;
+            lab.hosts[h].xvsd = Some(x);
+            for c in p.bridge_commands() {
+                ctl(lab.hosts[h].xvsd(), &name, &c)?;
+            }
+            say(format!("  host {name:<12} netns {:<24} xvsd {}", lab.hosts[h].ns.name, lab.hosts[h].xvsd().socket.display()));
+            interrupted()?;
+        }
+
+        // Tunnel underlay and tunnel ports: what the datapath may not have yet.
+        let mut missing = Vec::new();
+        for (h, p) in lab.plans.iter().enumerate() {
+            if !p.has_tunnel {
+                continue;
+            }
+            let (hr, host) = (&lab.hosts[h], &lab.topo.hosts[h]);
+            let x = hr.xvsd();
+            for c in p.underlay_commands() {
+                if let Err(e) = ctl(x, &host.name, &c) {
+                    missing.push(format!("host {}: `xvsctl {}`: {}", host.name, c.join(" "), e.root_cause()));
+                }
+            }
+            if hr.ns.exec(&["ip", "link", "show", "br-phy"]).is_err() {
+                missing.push(format!(
+                    "host {}: `add-br br-phy` made no kernel netdev named br-phy (the bridge's LOCAL internal port), \
+                     so the underlay address {}/{} has nowhere to live",
+                    host.name, host.underlay_ip, lab.topo.underlay.len
+                ));
+            } else {
+                hr.ns.exec(&["ip", "addr", "add", &format!("{}/{}", host.underlay_ip, lab.topo.underlay.len), "dev", "br-phy"])?;
+                hr.ns.exec(&["ip", "link", "set", "br-phy", "up"])?;
+            }
+            let mut failed = 0;
+            for c in p.tunnel_commands() {
+                if let Err(e) = ctl(x, &host.name, &c) {
+                    if failed == 0 {
+                        missing.push(format!("host {}: tunnel port not accepted: `xvsctl {}`: {}", host.name, c.join(" "), e.root_cause()));
+                    }
+                    failed += 1;
+                }
+            }
+            if failed > 1 {
+                missing.push(format!("host {}: {} more tunnel port(s) failed the same way", host.name, failed - 1));
+            }
+        }
+        if !missing.is_empty() {
+            return Err(anyhow!(MissingDatapath { prefix, missing }));
+        }
+        interrupted()?;
+
+        // VMs: a namespace each, eth0 inside, its peer a br-int access port on the host.
+        for (i, vm) in lab.topo.vms.clone().iter().enumerate() {
+            let ns = Netns::named(&format!("{prefix}-{}", vm.name))?;
+            let net = &lab.topo.networks[vm.network];
+            let p = &lab.plans[vm.host];
+            let vp = p.vm_ports.iter().find(|vp| vp.vm == i).expect("planned port");
+            let hr = &lab.hosts[vm.host];
+            veth(&hr.ns, &vp.port, &ns, "eth0")?;
+            ns.exec(&["ip", "link", "set", "eth0", "down"])?;
+            ns.exec(&["ip", "link", "set", "eth0", "address", &vm.mac_str()])?;
+            ns.exec(&["ip", "addr", "add", &format!("{}/{}", vm.ip, net.cidr.len), "dev", "eth0"])?;
+            ns.exec(&["ip", "link", "set", "eth0", "up"])?;
+            // Complete checksums: AF_XDP moves bytes, it does not finish offloaded ones.
+            ns.exec(&["ethtool", "-K", "eth0", "tx", "off"])?;
+            match net.gateway {
+                Some(gw) => ns.exec(&["ip", "route", "add", "default", "via", &gw.to_string()])?,
+                None => ns.exec(&["ip", "route", "add", "default", "dev", "eth0"])?,
+            };
+            ctl(hr.xvsd(), &lab.topo.hosts[vm.host].name, &p.vm_port_command(vp))?;
+            lab.vms.push(ns);
+            interrupted()?;
+        }
+
+        // Flows, as the agent installs them.
+        for (h, p) in lab.plans.iter().enumerate() {
+            let x = lab.hosts[h].xvsd();
+            let name = &lab.topo.hosts[h].name;
+            let mut sets = vec![("br-int", flows::br_int(&lab.topo, p))];
+            if p.has_vlan {
+                sets.push(("br-phys", flows::br_phys(&lab.topo, p)));
+            }
+            if p.has_tunnel {
+                sets.push(("br-tun", flows::br_tun(&lab.topo, p)));
+            }
+            for (br, text) in sets {
+                x.ctl_input(&["add-flows", br], Some(&text)).with_context(|| format!("{name}: add-flows {br}"))?;
+            }
+        }
+        Ok(lab)
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.run.prefix
+    }
+
+    pub fn vm_index(&self, name: &str) -> Option<usize> {
+        self.topo.vms.iter().position(|v| v.name == name)
+    }
+
+    /// The bridges a host has, in the order the report shows them.
+    pub fn bridges(&self, h: usize) -> Vec<&'static str> {
+        let p = &self.plans[h];
+        let mut v = vec!["br-int"];
+        if p.has_tunnel {
+            v.push("br-tun");
+            v.push("br-phy");
+        }
+        if p.has_vlan {
+            v.push("br-phys");
+        }
+        v
+    }
+}
