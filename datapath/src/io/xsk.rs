@@ -34,6 +34,9 @@ pub struct XskQueue {
     /// Owner tag of this socket's frames in the pool (see `FramePool`).
     pub sock_id: u16,
     pub zero_copy: bool,
+    /// Bound with XDP_SHARED_UMEM to another socket of the UMEM (false: this socket
+    /// registered the UMEM itself).
+    pub shared_umem: bool,
     /// Frames currently on the fill ring.
     pub fill_held: u32,
     /// Frames on the tx ring not yet completed.
@@ -174,7 +177,7 @@ impl XskQueue {
         for b in socks.iter() {
             match Socket::create(umem, ifindex, queue, Some(b.fd)) {
                 Ok(s) => {
-                    sock = Some(s);
+                    sock = Some((s, true));
                     break;
                 }
                 // The queue is taken (maybe by a socket still being released): no
@@ -187,11 +190,20 @@ impl XskQueue {
         }
         let s = match sock {
             Some(s) => s,
-            None => Socket::create(umem, ifindex, queue, None).map_err(|e| {
-                errors.push(e.to_string());
-                anyhow!("AF_XDP socket on {ifname} queue {queue}: {}", errors.join("; "))
-            })?,
+            None => match Socket::create(umem, ifindex, queue, None) {
+                Ok(s) => {
+                    if !errors.is_empty() {
+                        tracing::debug!("{ifname} queue {queue}: UMEM registered again, sharing failed: {}", errors.join("; "));
+                    }
+                    (s, false)
+                }
+                Err(e) => {
+                    errors.push(e.to_string());
+                    bail!("AF_XDP socket on {ifname} queue {queue}: {}", errors.join("; "));
+                }
+            },
         };
+        let (s, shared_umem) = s;
         socks.push(Bound { fd: s.fd, ifindex, queue });
         drop(socks);
         Ok(XskQueue {
@@ -199,6 +211,7 @@ impl XskQueue {
             queue,
             sock_id,
             zero_copy: is_zero_copy(s.fd),
+            shared_umem,
             fill_held: 0,
             tx_held: 0,
             bad_descs: 0,
