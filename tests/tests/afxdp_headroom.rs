@@ -301,3 +301,57 @@ fn frame_moved_back_into_headroom_is_transmitted_from_there() {
     pool.reclaim(idb);
     assert_eq!(pool.census(), (2048, 0));
 }
+
+#[test]
+fn umem_outlives_the_socket_that_registered_it() {
+    assert!(is_root(), "this test binds AF_XDP sockets on veths: run it as root");
+    xvs::io::xdp::ensure_bpffs();
+    let va = Veth::new();
+    let vb = Veth::new();
+    let inject = Packet::bind(&va.a);
+    let sink = Packet::bind(&vb.b);
+    let mut pool = FramePool::new(2048).unwrap();
+    let mut scratch = Vec::new();
+
+    // a1 registers the UMEM, b0 shares it; then a1's socket goes (port removed) and
+    // comes back: it now shares the UMEM through b0's socket.
+    let qa = XskQueue::open(&pool.umem, &va.b, 0, 1).unwrap();
+    let mut qb = XskQueue::open(&pool.umem, &vb.a, 0, 2).unwrap();
+    assert!(XskQueue::open(&pool.umem, &va.b, 0, 3).is_err(), "one socket per (device, queue) and UMEM");
+    let ida = qa.sock_id;
+    drop(qa);
+    pool.reclaim(ida);
+    // The kernel lets go of a closed socket's queue a moment later (as xvsd does,
+    // retry while the queue is busy).
+    let t0 = Instant::now();
+    let mut qa = loop {
+        match XskQueue::open(&pool.umem, &va.b, 0, 4) {
+            Ok(q) => break q,
+            Err(e) if t0.elapsed() < Duration::from_secs(2) && format!("{e}").contains("busy") => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
+            Err(e) => panic!("reopening a1 queue 0: {e:#}"),
+        }
+    };
+    assert!(qa.shared_umem, "a1's new socket shares the UMEM through b0's");
+    let prog = XdpProgram::attach(&va.b, XdpMode::Generic).unwrap();
+    prog.register(0, qa.fd()).unwrap();
+    qa.refill(&mut pool, &mut scratch);
+
+    for tag in 10..20u8 {
+        let inner = inner_frame(tag);
+        inject.send(&inner);
+        let d = rx_one(&mut qa, &mut pool);
+        assert_eq!(unsafe { pool.umem.frame(&d) }, &inner[..]);
+        tx_one(&mut qb, &mut pool, d);
+        let got = sink.recv_matching(Duration::from_secs(3), |f| f == &inner[..]);
+        assert!(got.is_some(), "frame {tag} forwarded from a1 to b0");
+    }
+    let (ida, idb) = (qa.sock_id, qb.sock_id);
+    drop(prog);
+    drop(qa);
+    drop(qb);
+    pool.reclaim(ida);
+    pool.reclaim(idb);
+    assert_eq!(pool.census(), (2048, 0));
+}

@@ -52,8 +52,20 @@ pub struct XskQueue {
     cq: ManuallyDrop<ConsRing<u64>>,
 }
 
-fn os_err(what: &str) -> impl FnOnce(io::Error) -> io::Error + '_ {
-    move |e| io::Error::new(e.kind(), format!("{what}: {e}"))
+/// A failed system call: which step, and the OS error (errno kept for the caller).
+struct OsErr {
+    what: &'static str,
+    err: io::Error,
+}
+
+impl std::fmt::Display for OsErr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.what, self.err)
+    }
+}
+
+fn os_err(what: &'static str) -> impl FnOnce(io::Error) -> OsErr {
+    move |err| OsErr { what, err }
 }
 
 fn setsockopt_u32(fd: RawFd, opt: i32, v: u32) -> io::Result<()> {
@@ -101,7 +113,7 @@ impl Socket {
     /// Create the socket, (register the UMEM or prepare to share it,) set up and map
     /// its four rings, and bind it to (ifindex, queue). With `share`, the UMEM is
     /// shared with that bound socket; without, it is registered on this one.
-    fn create(umem: &Umem, ifindex: u32, queue: u32, share: Option<RawFd>) -> io::Result<Socket> {
+    fn create(umem: &Umem, ifindex: u32, queue: u32, share: Option<RawFd>) -> Result<Socket, OsErr> {
         // SAFETY: plain socket(2).
         let fd = unsafe { libc::socket(libc::AF_XDP, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
         if fd < 0 {
@@ -117,7 +129,7 @@ impl Socket {
         }
     }
 
-    fn setup(fd: RawFd, umem: &Umem, ifindex: u32, queue: u32, share: Option<RawFd>) -> io::Result<Socket> {
+    fn setup(fd: RawFd, umem: &Umem, ifindex: u32, queue: u32, share: Option<RawFd>) -> Result<Socket, OsErr> {
         if share.is_none() {
             umem.register(fd).map_err(os_err("XDP_UMEM_REG"))?;
         }
@@ -182,7 +194,7 @@ impl XskQueue {
                 }
                 // The queue is taken (maybe by a socket still being released): no
                 // other way of binding will help.
-                Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                Err(e) if e.err.raw_os_error() == Some(libc::EBUSY) => {
                     return Err(anyhow!("AF_XDP socket on {ifname} queue {queue}: {e}"));
                 }
                 Err(e) => errors.push(e.to_string()),
