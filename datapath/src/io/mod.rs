@@ -2,6 +2,7 @@
 //! pool, and AF_XDP sockets.
 
 pub mod internal;
+pub mod ring;
 pub mod umem;
 pub mod xdp;
 pub mod xsk;

@@ -13,14 +13,12 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use crossbeam_channel::{Receiver, Sender};
-use xsk_rs::umem::frame::FrameDesc;
-use xsk_rs::umem::Umem;
 
 use super::stats::{DropReason, PmdCounters, PortCounters, SharedStats, MAX_DP_PORTS};
 use crate::cache::{Cache, DEFAULT_EMC_ENTRIES, DEFAULT_MAX_MEGAFLOWS};
 use crate::clock;
 use crate::flow::{FlowKey, FlowSpec};
-use crate::io::umem::FramePool;
+use crate::io::umem::{Desc, FramePool, Umem};
 use crate::io::xsk::XskQueue;
 use crate::odp::DpAction;
 use crate::ofproto::pipeline::Pipeline;
@@ -85,7 +83,7 @@ pub struct WorkerShared {
     pub cpu: Option<usize>,
     pub stats: SharedStats,
     /// A handle on the worker's UMEM, to create sockets on it from the control thread.
-    pub umem: Umem,
+    pub umem: Arc<Umem>,
     pub next_sock_id: AtomicU16,
     /// eventfd that wakes the worker from its idle poll.
     pub wake_fd: RawFd,
@@ -119,7 +117,7 @@ pub enum Upcall {
 
 struct TxPort {
     sock: usize,
-    pending: Vec<FrameDesc>,
+    pending: Vec<Desc>,
 }
 
 pub struct Worker {
@@ -146,11 +144,11 @@ pub struct Worker {
     upcall_budget: u32,
     upcall_window: Vec<(u64, u32)>,
     // scratch, allocated once
-    descs: [FrameDesc; BATCH],
+    descs: [Desc; BATCH],
     keys: Box<[FlowKey; BATCH]>,
     offs: [Offsets; BATCH],
-    scratch: Vec<FrameDesc>,
-    comp: [FrameDesc; 64],
+    scratch: Vec<Desc>,
+    comp: [Desc; 64],
     last_housekeeping: Instant,
     last_rank: Instant,
     /// Coarse current time (refreshed every ~1000 loop iterations) for megaflow
@@ -225,11 +223,11 @@ pub fn new_worker(
         taps: (0..MAX_TAPS).map(|_| None).collect(),
         upcall_budget: if cfg.upcall_rate == 0 { u32::MAX } else { (cfg.upcall_rate as u64 * UPCALL_WINDOW_NS / 1_000_000_000).max(1) as u32 },
         upcall_window: vec![(0, 0); MAX_DP_PORTS],
-        descs: [FrameDesc::default(); BATCH],
+        descs: [Desc::default(); BATCH],
         keys: Box::new([FlowKey::ZERO; BATCH]),
         offs: [Offsets::default(); BATCH],
         scratch: Vec::with_capacity(4096),
-        comp: [FrameDesc::default(); 64],
+        comp: [Desc::default(); 64],
         last_housekeeping: Instant::now(),
         last_rank: Instant::now(),
         now_ns: clock::now_ns(),
@@ -438,8 +436,7 @@ impl Worker {
         let mut valid: u64 = 0;
         for i in 0..n {
             // SAFETY: descriptors just came from the rx ring of a socket on our UMEM.
-            let data = unsafe { self.pool.umem.data(&self.descs[i]) };
-            let frame = data.contents();
+            let frame = unsafe { self.pool.umem.frame(&self.descs[i]) };
             let pc = &mut self.pc[in_port as usize];
             pc.rx_packets += 1;
             pc.rx_bytes += frame.len() as u64;
@@ -477,7 +474,7 @@ impl Worker {
                 }
             };
             let desc = self.descs[i];
-            let len = desc.lengths().data() as u64;
+            let len = desc.len as u64;
             let entry = self.cache.mf.get_mut(idx).expect("looked-up entry exists");
             entry.pending_packets += 1;
             entry.pending_bytes += len;
@@ -514,7 +511,7 @@ impl Worker {
         true
     }
 
-    fn drop_rx(&mut self, in_port: u32, d: FrameDesc, why: DropReason) {
+    fn drop_rx(&mut self, in_port: u32, d: Desc, why: DropReason) {
         self.c.drops[why as usize] += 1;
         if let Some(pc) = self.pc.get_mut(in_port as usize) {
             pc.rx_dropped += 1;
@@ -525,7 +522,7 @@ impl Worker {
     fn execute(
         &mut self,
         in_port: u32,
-        mut desc: FrameDesc,
+        mut desc: Desc,
         i: usize,
         actions: &[DpAction],
         last_output: Option<u16>,
@@ -560,16 +557,16 @@ impl Worker {
     }
 
     /// Send a copy of `desc` to `port` (the original stays ours).
-    fn send_copy(&mut self, desc: &FrameDesc, port: u32) {
+    fn send_copy(&mut self, desc: &Desc, port: u32) {
         match self.pool.alloc() {
             Some(mut copy) => {
                 // SAFETY: `desc` and `copy` are distinct frames we own.
+                // The copy sits where the original does in its chunk (same headroom).
                 unsafe {
-                    let src = self.pool.umem.data(desc);
-                    let mut dst = self.pool.umem.data_mut(&mut copy);
-                    let mut cur = dst.cursor();
-                    cur.set_pos(0);
-                    let _ = std::io::Write::write_all(&mut cur, src.contents());
+                    let src = self.pool.umem.frame(desc);
+                    copy.addr = copy.chunk() + desc.offset_in_chunk() as u64;
+                    copy.len = src.len() as u32;
+                    self.pool.umem.frame_mut(&copy).copy_from_slice(src);
                 }
                 self.queue_tx(port, copy);
             }
@@ -587,7 +584,7 @@ impl Worker {
     /// original is released at the end (a drop if nothing was output). Only while a
     /// capture runs on a patch port, so simplicity wins over the last-output trick.
     #[cold]
-    fn execute_tapped(&mut self, in_port: u32, mut desc: FrameDesc, i: usize, actions: &[DpAction], error: Option<crate::xlate::XlateError>) {
+    fn execute_tapped(&mut self, in_port: u32, mut desc: Desc, i: usize, actions: &[DpAction], error: Option<crate::xlate::XlateError>) {
         let mut ofs = self.offs[i];
         let mut output = false;
         for a in actions {
@@ -622,14 +619,14 @@ impl Worker {
     /// Copy a frame to the port's capture (if the capture cannot keep up, the frame
     /// is skipped; forwarding never waits for it).
     #[cold]
-    fn capture_frame(&mut self, port: u32, d: FrameDesc, rx: bool) {
+    fn capture_frame(&mut self, port: u32, d: Desc, rx: bool) {
         if let Some(Some(to)) = self.capture.get(port as usize) {
             copy_to_capture(&self.pool, to, &d, rx);
         }
     }
 
     #[inline]
-    fn queue_tx(&mut self, port: u32, d: FrameDesc) {
+    fn queue_tx(&mut self, port: u32, d: Desc) {
         if matches!(self.capture.get(port as usize), Some(Some(_))) {
             self.capture_frame(port, d, false);
         }
@@ -659,7 +656,7 @@ impl Worker {
         let pc = &mut self.pc[dp];
         for d in &tp.pending[..sent] {
             pc.tx_packets += 1;
-            pc.tx_bytes += d.lengths().data() as u64;
+            pc.tx_bytes += d.len as u64;
         }
         for d in &tp.pending[sent..] {
             pc.tx_dropped += 1;
@@ -766,34 +763,25 @@ impl Worker {
 ///
 /// # Safety
 /// `desc` must be a frame of `umem` that the caller owns.
-unsafe fn apply_rewrite(umem: &Umem, desc: &mut FrameDesc, ofs: &mut Offsets, a: &DpAction) -> bool {
-    let mut data = umem.data_mut(desc);
-    let len = data.contents().len();
-    let cap = {
-        let mut c = data.cursor();
-        let cap = c.buf_len();
-        c.set_pos(cap);
-        cap
-    };
-    let _ = cap;
-    let (ok, new_len) = {
-        let buf = data.contents_mut();
-        match PacketMut::new(buf, len) {
-            Some(mut pkt) => {
-                let ok = crate::exec::apply(&mut pkt, ofs, a).is_ok();
-                (ok, pkt.len())
-            }
-            None => (false, len),
+unsafe fn apply_rewrite(umem: &Umem, desc: &mut Desc, ofs: &mut Offsets, a: &DpAction) -> bool {
+    // The packet from its first byte to the end of its chunk.
+    let (chunk, off) = umem.chunk_mut(desc);
+    let len = desc.len as usize;
+    let (ok, new_len) = match PacketMut::new(&mut chunk[off..], len) {
+        Some(mut pkt) => {
+            let ok = crate::exec::apply(&mut pkt, ofs, a).is_ok();
+            (ok, pkt.len())
         }
+        None => (false, len),
     };
-    data.cursor().set_pos(new_len);
+    desc.len = new_len as u32;
     ok
 }
 
 /// Copy a frame we hold to a capture; a capture that cannot keep up misses it.
 #[cold]
-fn copy_to_capture(pool: &FramePool, to: &Sender<CapturedFrame>, d: &FrameDesc, rx: bool) {
+fn copy_to_capture(pool: &FramePool, to: &Sender<CapturedFrame>, d: &Desc, rx: bool) {
     // SAFETY: a frame of our UMEM that we hold.
-    let data = unsafe { pool.umem.data(d) }.contents().to_vec();
+    let data = unsafe { pool.umem.frame(d) }.to_vec();
     let _ = to.try_send(CapturedFrame { ts_ns: crate::clock::now_ns(), rx, data });
 }

@@ -3,13 +3,11 @@
 //! takes a batch of free frames, stamps flow, sequence number and UDP checksum into
 //! them, puts them on the tx ring and kicks the kernel (sendto in copy mode).
 
-use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Result};
-use xsk_rs::umem::frame::FrameDesc;
-use xvs::io::umem::FramePool;
+use xvs::io::umem::{Desc, FramePool, DATA_OFFSET, FRAME_SIZE};
 use xvs::io::xsk::XskQueue;
 
 use super::frame::Template;
@@ -39,15 +37,15 @@ pub fn run(cfg: &TxConfig, stop: &AtomicBool) -> Result<TxReport> {
 
     // Every frame starts as a copy of the template; later only the variable fields
     // are rewritten.
-    let mut descs: Vec<FrameDesc> = Vec::with_capacity(N_FRAMES as usize);
+    if len > (FRAME_SIZE - DATA_OFFSET) as usize {
+        return Err(anyhow!("frame too small for {len} bytes"));
+    }
+    let mut descs: Vec<Desc> = Vec::with_capacity(N_FRAMES as usize);
     pool.alloc_n(N_FRAMES as usize, &mut descs);
     for d in descs.iter_mut() {
+        d.len = len as u32;
         // SAFETY: a free frame of this UMEM, not on any ring.
-        let mut data = unsafe { pool.umem.data_mut(d) };
-        let mut cur = data.cursor();
-        cur.set_pos(0);
-        cur.write_all(&tpl.bytes)
-            .map_err(|e| anyhow!("frame too small for {len} bytes: {e}"))?;
+        unsafe { pool.umem.frame_mut(d) }.copy_from_slice(&tpl.bytes);
     }
     for d in descs.drain(..) {
         pool.free(d);
@@ -59,7 +57,7 @@ pub fn run(cfg: &TxConfig, stop: &AtomicBool) -> Result<TxReport> {
         cfg.batch
     };
     let mut bucket = (cfg.rate > 0).then(|| TokenBucket::new(cfg.rate, 2 * batch as u64));
-    let mut scratch = vec![FrameDesc::default(); 256];
+    let mut scratch = vec![Desc::default(); 256];
     let (mut flow, mut seq) = (0u32, 0u64);
     let mut queued = 0u64;
     let mut completed = 0u64;
@@ -100,9 +98,8 @@ pub fn run(cfg: &TxConfig, stop: &AtomicBool) -> Result<TxReport> {
         for d in descs.iter_mut() {
             // SAFETY: frames just taken from the free pool; nothing else uses them until
             // they are put on the tx ring below.
-            let mut data = unsafe { pool.umem.data_mut(d) };
-            data.cursor().set_pos(len);
-            tpl.stamp(data.contents_mut(), f, s);
+            d.len = len as u32;
+            tpl.stamp(unsafe { pool.umem.frame_mut(d) }, f, s);
             f += 1;
             if f == nflows {
                 f = 0;

@@ -11,8 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use xsk_rs::umem::frame::FrameDesc;
-use xvs::io::umem::FramePool;
+use xvs::io::umem::{Desc, FramePool};
 use xvs::io::xdp::{rx_queues, XdpMode, XdpProgram};
 use xvs::io::xsk::{XskQueue, FILL_TARGET, POOL_RESERVE};
 
@@ -40,7 +39,7 @@ pub fn run(cfg: &RxConfig, stop: &AtomicBool) -> Result<RxReport> {
     }
     xvs::io::xdp::ensure_bpffs();
     let nq = rx_queues(&cfg.dev)?;
-    let mut scratch: Vec<FrameDesc> = Vec::with_capacity(FILL_TARGET as usize);
+    let mut scratch: Vec<Desc> = Vec::with_capacity(FILL_TARGET as usize);
     let (mut pool, mut queues) = super::retry_bind(|| {
         let pool = FramePool::new(nq * (FILL_TARGET + 256) + POOL_RESERVE as u32 + 1024)?;
         let queues = (0..nq)
@@ -58,7 +57,7 @@ pub fn run(cfg: &RxConfig, stop: &AtomicBool) -> Result<RxReport> {
     }
 
     let mut c = RxCounters::new();
-    let mut descs = vec![FrameDesc::default(); BURST];
+    let mut descs = vec![Desc::default(); BURST];
     let mut pfds: Vec<libc::pollfd> = queues
         .iter()
         .map(|x| libc::pollfd {
@@ -80,8 +79,8 @@ pub fn run(cfg: &RxConfig, stop: &AtomicBool) -> Result<RxReport> {
             for d in &descs[..n] {
                 // SAFETY: the frame came off this socket's rx ring; we only read it
                 // before it goes back to the pool.
-                let data = unsafe { pool.umem.data(d) };
-                signed |= c.record(data.contents());
+                let data = unsafe { pool.umem.frame(d) };
+                signed |= c.record(data);
             }
             for d in &descs[..n] {
                 pool.free(*d);
