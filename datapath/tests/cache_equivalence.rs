@@ -338,10 +338,10 @@ fn large_rule_sets() {
 #[test]
 fn normal_heavy_with_mac_changes() {
     for seed in 1..40u64 {
-        let mut r = Rng::from_state(seed * 0x51_7cc1 | 1);
+        let mut r = Rng::from_state((seed * 0x51_7cc1) | 1);
         let (mut o, dps) = build(&mut r, 3);
         let normal = FlowSpec { table: Some(0), priority: Some(100), actions: Some(vec![Action::Normal]), ..Default::default() };
-        o.add_flows("br0", &[normal.clone()]).unwrap();
+        o.add_flows("br0", std::slice::from_ref(&normal)).unwrap();
         o.add_flows("br1", &[normal]).unwrap();
         let p = publish(&mut o);
         let epoch = o.epoch();

@@ -21,8 +21,10 @@
 //! Finding those entries: a per-worker index tag -> [(slot, slot version)], not a scan.
 //! A scan over 200,000 megaflows (each a few cache lines apart) costs milliseconds per
 //! change, paid by every worker for every MAC learned; the index costs a hash lookup
-//! plus the affected entries (see the `revalidation` group of bench/benches/fastpath.rs
-//! for both). The index is lazy: removing a megaflow does not touch it (a reference
+//! plus the affected entries (the `revalidation` group of bench/benches/fastpath.rs
+//! measures both: applying one changed MAC took ~0.8 us with 10,000 megaflows and
+//! ~1.2 us with 200,000 through the index, against ~57 us and ~2.8 ms for a scan of
+//! the entries' dependencies, on a 2-core VM). The index is lazy: removing a megaflow does not touch it (a reference
 //! whose slot version moved is skipped), a fired tag's list is dropped (the marked
 //! entries register again when they are revalidated), and it is rebuilt from the live
 //! entries when its references pass twice what the last rebuild found.

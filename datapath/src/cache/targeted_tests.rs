@@ -51,10 +51,10 @@ impl Fixture {
             mt.learn(0, mac(0xd, d), (d % 4) as u32 + 1);
         }
         let mut keys = Vec::new();
-        for s in 0..N_SRC {
+        for (s, &dp) in dps.iter().enumerate().take(N_SRC) {
             for d in 0..N_DST {
                 let mut k = FlowKey::ZERO;
-                k.set_in_port(dps[s]);
+                k.set_in_port(dp);
                 Field::EthSrc.set(&mut k, mac_u128(mac(0x5, s)));
                 Field::EthDst.set(&mut k, mac_u128(mac(0xd, d)));
                 Field::EthType.set(&mut k, 0x0800);
