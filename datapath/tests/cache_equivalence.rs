@@ -4,7 +4,9 @@
 //!
 //! Rule sets, packets and flow-mods are random, over a small universe of values so
 //! that packets share fields and megaflows get hit by packets other than the one that
-//! created them.
+//! created them. Between packets the MAC tables change too (MACs learned, moved,
+//! flushed), which only the megaflows that looked those MACs up may notice (targeted
+//! revalidation through the change log, `xvs::cache::tags`).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -217,12 +219,31 @@ fn publish(o: &mut Ofproto) -> Arc<Pipeline> {
     p
 }
 
+/// Change the MAC tables as traffic the cache does not see would: learn a MAC (new or
+/// a move to another port), or forget a port's MACs; rarely a whole table.
+fn change_macs(r: &mut Rng, p: &Pipeline) {
+    let b = r.below(2) as usize;
+    let mt = &p.bridge(b).unwrap().mac;
+    let ports: &[u32] = if b == 0 { &[1, 2, 3, 4, 5] } else { &[1, 2] };
+    match r.below(20) {
+        0..=15 => {
+            let m = MACS[r.below(3) as usize].to_be_bytes();
+            let mac = [m[2], m[3], m[4], m[5], m[6], m[7]];
+            mt.learn(r.pick(&[0u16, 5, 6]), mac, r.pick(ports));
+        }
+        16..=18 => mt.flush(Some(r.pick(ports))),
+        _ => mt.flush(None),
+    }
+}
+
 fn check(seed: u64, n_rules: usize, n_packets: usize) {
     let mut r = Rng::from_state(seed | 1);
     let (mut o, dps) = build(&mut r, n_rules);
     let mut p = publish(&mut o);
     let epoch = o.epoch();
+    let log = o.changes();
     let mut cache = Cache::new(if r.chance(50) { 64 } else { 0 }, 1 << 16);
+    cache.follow(&log);
     for i in 0..n_packets {
         if i > 0 && i % 50 == 0 {
             // A flow-mod: add, delete or modify rules, then publish.
@@ -244,6 +265,12 @@ fn check(seed: u64, n_rules: usize, n_packets: usize) {
             }
             p = publish(&mut o);
         }
+        if r.chance(15) {
+            change_macs(&mut r, &p);
+        }
+        // As the worker does between batches: apply the published MAC changes.
+        cache.poll_changes(&log);
+        let seq = log.seq();
         let key = random_packet(&mut r, &dps);
         // What the tables say about this packet now, without side effects.
         let slow = xlate::translate_pure(&p, &key);
@@ -256,7 +283,19 @@ fn check(seed: u64, n_rules: usize, n_packets: usize) {
         // The megaflow must cover the packet it answered for.
         let mask = cache.mf.mask_of(idx).unwrap();
         assert!(entry.key.eq_masked(&key, mask));
-        if epoch.load(Ordering::Acquire) == e {
+        if log.seq() != seq {
+            // The cached path's own translation learned a MAC (NORMAL). Its entry may
+            // reflect the state before that; if so it depends on the changed MAC and
+            // must be marked stale once the change is applied.
+            cache.poll_changes(&log);
+            let entry = cache.mf.get(idx).unwrap();
+            let now = xlate::translate_pure(&p, &key);
+            let fresh = entry.epoch == epoch.load(Ordering::Acquire);
+            assert!(
+                !fresh || (&entry.actions[..], entry.error) == (&now.actions[..], now.error),
+                "seed {seed:#x}, packet {i}: a cache entry not marked by the MAC it learned disagrees with the tables for {key:?}"
+            );
+        } else if epoch.load(Ordering::Acquire) == e {
             // No state changed while the cache answered: it must agree with the tables.
             assert_eq!(
                 (&entry.actions[..], entry.error),
@@ -291,5 +330,47 @@ proptest! {
 fn large_rule_sets() {
     for seed in 1..6u64 {
         check(seed * 0x9e37_79b9, 400, 2000);
+    }
+}
+
+/// NORMAL-heavy rule sets: most flows end in NORMAL, so most megaflows depend on
+/// MAC entries, and the tables change often.
+#[test]
+fn normal_heavy_with_mac_changes() {
+    for seed in 1..40u64 {
+        let mut r = Rng::from_state((seed * 0x51_7cc1) | 1);
+        let (mut o, dps) = build(&mut r, 3);
+        let normal = FlowSpec { table: Some(0), priority: Some(100), actions: Some(vec![Action::Normal]), ..Default::default() };
+        o.add_flows("br0", std::slice::from_ref(&normal)).unwrap();
+        o.add_flows("br1", &[normal]).unwrap();
+        let p = publish(&mut o);
+        let epoch = o.epoch();
+        let log = o.changes();
+        let mut cache = Cache::new(if seed % 2 == 0 { 64 } else { 0 }, 1 << 16);
+        cache.follow(&log);
+        for i in 0..600 {
+            if r.chance(30) {
+                change_macs(&mut r, &p);
+            }
+            cache.poll_changes(&log);
+            let seq = log.seq();
+            let key = random_packet(&mut r, &dps);
+            let slow = xlate::translate_pure(&p, &key);
+            let e = epoch.load(Ordering::Acquire);
+            let idx = match cache.lookup(&key, &p, e) {
+                Some((idx, _)) => idx,
+                None => cache.upcall(&key, &p, e).0,
+            };
+            if log.seq() == seq {
+                let entry = cache.mf.get(idx).unwrap();
+                assert_eq!(
+                    (&entry.actions[..], entry.error),
+                    (&slow.actions[..], slow.error),
+                    "seed {seed}, packet {i}: cached and slow path disagree for {key:?}"
+                );
+            }
+        }
+        let c = cache.counters;
+        assert!(c.reval_marked > 0 && c.revalidated > 0, "seed {seed}: no targeted revalidation happened: {c:?}");
     }
 }

@@ -11,6 +11,7 @@ use hashbrown::HashTable;
 use crate::flow::{FlowKey, FlowMask, FlowSpec};
 use crate::odp::DpAction;
 use crate::ofproto::rule::RuleStats;
+use super::tags::Tag;
 use crate::xlate::{MacLearn, XlateError};
 
 pub struct Entry {
@@ -28,7 +29,10 @@ pub struct Entry {
     pub mac_learns: Box<[MacLearn]>,
     pub learned: Box<[(usize, FlowSpec)]>,
     pub error: Option<XlateError>,
-    /// Epoch of the pipeline this entry was translated/revalidated against.
+    /// What the translation consulted besides the snapshot (`XlateOut::deps`).
+    pub deps: Box<[Tag]>,
+    /// Epoch of the pipeline this entry was translated/revalidated against;
+    /// `cache::STALE` once a change it depends on was published.
     pub epoch: u64,
     /// Counters not yet credited to `rules`.
     pub pending_packets: u64,

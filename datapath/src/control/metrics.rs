@@ -56,13 +56,18 @@ pub fn render(dp: &Datapath) -> String {
 
     let pmds: Vec<_> = dp.workers.iter().map(|w| (w.shared.id, w.shared.stats.pmd(), &w.shared.stats)).collect();
     type GetP = fn(&crate::pmd::stats::PmdCounters) -> u64;
-    let worker_metrics: [(&str, &str, GetP); 6] = [
+    let worker_metrics: [(&str, &str, GetP); 11] = [
         ("xvs_worker_packets_total", "frames received by the worker", |c| c.packets),
         ("xvs_worker_batches_total", "rx batches processed", |c| c.batches),
         ("xvs_worker_port_megaflow_hits_total", "lookups answered by an in_port-only megaflow", |c| c.port_hits),
         ("xvs_worker_emc_hits_total", "exact-match cache hits", |c| c.emc_hits),
         ("xvs_worker_megaflow_hits_total", "megaflow cache hits", |c| c.megaflow_hits),
         ("xvs_worker_upcalls_total", "cache misses translated by the slow path", |c| c.misses),
+        ("xvs_worker_revalidated_total", "stale megaflows re-translated", |c| c.revalidated),
+        ("xvs_worker_revalidation_removed_total", "stale megaflows removed because their re-translation differed", |c| c.revalidation_removed),
+        ("xvs_worker_revalidation_marked_total", "megaflows marked stale by targeted revalidation (a MAC they consulted changed)", |c| c.reval_marked),
+        ("xvs_worker_revalidation_full_total", "full revalidations: new snapshot, MAC table flushed, change-log overrun", |c| c.reval_full),
+        ("xvs_worker_revalidation_overruns_total", "change-log overruns (fell back to a full revalidation)", |c| c.reval_overruns),
     ];
     for (name, help, get) in worker_metrics {
         metric(&mut s, name, "counter", help);
@@ -82,6 +87,10 @@ pub fn render(dp: &Datapath) -> String {
     metric(&mut s, "xvs_worker_upcall_seconds_total", "counter", "time spent translating cache misses");
     for (id, c, _) in &pmds {
         let _ = writeln!(s, "xvs_worker_upcall_seconds_total{{worker=\"{id}\"}} {:.6}", secs(c.upcall_ticks));
+    }
+    metric(&mut s, "xvs_worker_revalidation_seconds_total", "counter", "time spent marking and re-translating stale megaflows");
+    for (id, c, _) in &pmds {
+        let _ = writeln!(s, "xvs_worker_revalidation_seconds_total{{worker=\"{id}\"}} {:.6}", secs(c.reval_ticks));
     }
     metric(&mut s, "xvs_worker_megaflows", "gauge", "megaflows in the worker's cache");
     for (id, _, st) in &pmds {

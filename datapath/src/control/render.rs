@@ -127,7 +127,17 @@ pub fn pmd_stats(dp: &Datapath) -> String {
             per(c.subtable_probes, c.megaflow_hits + c.misses)
         );
         let _ = writeln!(s, "  misses (upcalls): {} (avg {:.1} us per upcall)", c.misses, per(to_ns(c.upcall_ticks), c.misses) / 1000.0);
-        let _ = writeln!(s, "  megaflows revalidated: {}", c.revalidated);
+        let _ = writeln!(
+            s,
+            "  revalidation: {} megaflows re-translated ({} removed, avg {:.1} us, {:.3} ms in all), {} marked by changed MACs, {} full revalidations ({} change-log overruns)",
+            c.revalidated,
+            c.revalidation_removed,
+            per(to_ns(c.reval_ticks), c.revalidated) / 1000.0,
+            to_ns(c.reval_ticks) as f64 / 1e6,
+            c.reval_marked,
+            c.reval_full,
+            c.reval_overruns
+        );
         let _ = writeln!(s, "  megaflows: {}", w.shared.stats.megaflows.load(std::sync::atomic::Ordering::Relaxed));
         let _ = writeln!(
             s,

@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use thiserror::Error;
 
+use crate::cache::tags::ChangeLog;
 use crate::clock;
 use crate::flow::action::ofpp;
 use crate::flow::{Action, FlowSpec, Match, DEFAULT_PRIORITY};
@@ -193,6 +194,8 @@ pub struct Ofproto {
     next_rule_id: u64,
     version: u64,
     epoch: Arc<AtomicU64>,
+    /// MAC-table changes for targeted revalidation (`cache::tags`).
+    changes: Arc<ChangeLog>,
     /// Datapath port numbers in use (afxdp and internal ports), to hand out the
     /// lowest free one.
     dp_ports_used: BTreeMap<u32, (String, String)>,
@@ -221,6 +224,7 @@ impl Ofproto {
             version: 0,
             net: Arc::new(crate::route::NetState::new(epoch.clone())),
             epoch,
+            changes: Arc::new(ChangeLog::new()),
             dp_ports_used: BTreeMap::new(),
             vports: BTreeMap::new(),
             taps: BTreeMap::new(),
@@ -229,6 +233,11 @@ impl Ofproto {
 
     pub fn epoch(&self) -> Arc<AtomicU64> {
         self.epoch.clone()
+    }
+
+    /// The change log of state that changes under the snapshots (MAC tables).
+    pub fn changes(&self) -> Arc<ChangeLog> {
+        self.changes.clone()
     }
 
     pub fn bridge(&self, name: &str) -> Result<&Bridge, OfError> {
@@ -293,7 +302,7 @@ impl Ofproto {
             idx,
             ports: BTreeMap::new(),
             tables: vec![Classifier::new(); N_TABLES],
-            mac: Arc::new(MacTable::new(self.epoch.clone())),
+            mac: Arc::new(MacTable::new(idx, self.changes.clone())),
             fail_secure,
         };
         if default_flow {
@@ -640,7 +649,7 @@ impl Ofproto {
             }));
         }
         let vports = self.vports.iter().map(|(v, (d, _))| (*d, *v)).collect();
-        Pipeline { version: self.version, epoch: self.epoch.clone(), bridges, dp_ports, vports, tnl_ports, net: self.net.clone() }
+        Pipeline { version: self.version, epoch: self.epoch.clone(), changes: self.changes.clone(), bridges, dp_ports, vports, tnl_ports, net: self.net.clone() }
     }
 }
 

@@ -13,6 +13,7 @@ use super::classifier::Classifier;
 use crate::port::{TunnelConfig, Vport};
 use crate::route::NetState;
 use super::mac_learning::MacTable;
+use crate::cache::tags::ChangeLog;
 
 pub const N_TABLES: usize = 255;
 
@@ -64,9 +65,13 @@ pub struct BridgeSnap {
 pub struct Pipeline {
     /// Bumped for every published snapshot.
     pub version: u64,
-    /// Datapath-wide epoch: bumped by snapshots and by MAC-table changes. A cached
-    /// megaflow validated at an older epoch must be revalidated before use.
+    /// Datapath-wide epoch: bumped by every published snapshot (flow-mods, port
+    /// changes). A cached megaflow validated at an older epoch must be revalidated
+    /// before use. MAC-table changes go to `changes` instead.
     pub epoch: Arc<AtomicU64>,
+    /// Changes of state that lives under the snapshots (MAC tables): workers
+    /// revalidate only the megaflows that consulted what changed (`cache::tags`).
+    pub changes: Arc<ChangeLog>,
     /// Indexed by bridge index; None for deleted bridges.
     pub bridges: Vec<Option<Arc<BridgeSnap>>>,
     /// Indexed by datapath port number: (bridge index, OpenFlow port). Tunnel vports
@@ -94,6 +99,7 @@ impl Pipeline {
         Pipeline {
             version: 0,
             epoch: Arc::new(AtomicU64::new(1)),
+            changes: Arc::new(ChangeLog::new()),
             bridges: vec![],
             dp_ports: vec![],
             vports: BTreeMap::new(),

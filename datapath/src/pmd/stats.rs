@@ -112,7 +112,18 @@ pub struct PmdCounters {
     pub megaflow_hits: u64,
     pub misses: u64,
     pub subtable_probes: u64,
+    /// Re-translations of stale megaflows, and those removed because the new
+    /// translation no longer held.
     pub revalidated: u64,
+    pub revalidation_removed: u64,
+    /// Megaflows marked stale by targeted revalidation (a MAC they consulted changed).
+    pub reval_marked: u64,
+    /// Full revalidations (new snapshot, MAC table flushed, change-log overrun) and,
+    /// of those, change-log overruns.
+    pub reval_full: u64,
+    pub reval_overruns: u64,
+    /// Ticks spent in revalidation (marking and re-translating), like `upcall_ticks`.
+    pub reval_ticks: u64,
     /// Time-stamp-counter ticks (see `pmd::tsc`) spent in upcalls.
     pub upcall_ticks: u64,
     /// Ticks spent in loop iterations that handled packets / that found nothing.
@@ -130,7 +141,7 @@ struct AtomicPort {
 
 /// The shared, published copy of a worker's counters.
 pub struct SharedStats {
-    pmd: [AtomicU64; 14],
+    pmd: [AtomicU64; 18],
     drops: [AtomicU64; DropReason::COUNT],
     ports: Box<[AtomicPort]>,
     pub megaflows: AtomicU64,
@@ -169,6 +180,11 @@ impl SharedStats {
             c.iterations,
             c.sleeps,
             c.port_hits,
+            c.revalidation_removed,
+            c.reval_marked,
+            c.reval_full,
+            c.reval_overruns,
+            c.reval_ticks,
         ];
         for (a, x) in self.pmd.iter().zip(v) {
             a.store(x, Relaxed);
@@ -200,6 +216,11 @@ impl SharedStats {
             iterations: g(10),
             sleeps: g(11),
             port_hits: g(12),
+            revalidation_removed: g(13),
+            reval_marked: g(14),
+            reval_full: g(15),
+            reval_overruns: g(16),
+            reval_ticks: g(17),
             drops: std::array::from_fn(|i| self.drops[i].load(Relaxed)),
         }
     }

@@ -1,7 +1,8 @@
 //! A poll-mode worker: one thread, pinned to one CPU, owning one UMEM, the AF_XDP
 //! sockets of the (port, queue) pairs assigned to it, and its flow caches.
 //!
-//! Loop: control messages -> pipeline epoch check -> for each rx queue: receive a
+//! Loop: control messages -> pipeline epoch check -> change-log check (targeted
+//! revalidation, `cache::tags`) -> for each rx queue: receive a
 //! batch, extract keys, look them up, execute actions (per-port tx batches) -> flush
 //! tx -> reap completions -> refill fill rings -> housekeeping -> idle backoff.
 //! Nothing in the per-packet path allocates or locks.
@@ -130,6 +131,8 @@ pub struct Worker {
     epoch_src: Arc<AtomicU64>,
     pipeline: Arc<Pipeline>,
     epoch: u64,
+    /// The datapath's change log (MAC-table changes), followed between batches.
+    changes: Arc<crate::cache::tags::ChangeLog>,
     rx: Receiver<WorkerMsg>,
     upcalls: Sender<Upcall>,
     mode: PollMode,
@@ -198,6 +201,7 @@ pub fn new_worker(
         running: std::sync::atomic::AtomicBool::new(true),
     });
     let pipeline = pipeline_src.load_full();
+    let changes = pipeline.changes.clone();
     let w = Worker {
         shared: shared.clone(),
         pool,
@@ -208,8 +212,10 @@ pub fn new_worker(
             if let Some(n) = cfg.emc_insert_inv_prob {
                 c.emc_insert_inv_prob = n;
             }
+            c.follow(&changes);
             c
         },
+        changes,
         epoch: epoch_src.load(Ordering::Acquire),
         pipeline_src,
         epoch_src,
@@ -257,7 +263,10 @@ impl Worker {
             if e != self.epoch {
                 self.epoch = e;
                 self.pipeline = self.pipeline_src.load_full();
+                self.cache.note_new_epoch();
             }
+            // MAC-table changes: mark only the megaflows that consulted them.
+            self.cache.poll_changes(&self.changes);
             let n = self.poll_once();
             let t = super::tsc::now();
             let dt = t.wrapping_sub(t_prev);
@@ -384,6 +393,11 @@ impl Worker {
         self.c.misses = cc.misses;
         self.c.subtable_probes = cc.subtable_probes;
         self.c.revalidated = cc.revalidated;
+        self.c.revalidation_removed = cc.revalidation_removed;
+        self.c.reval_marked = cc.reval_marked;
+        self.c.reval_full = cc.reval_full;
+        self.c.reval_overruns = cc.reval_overruns;
+        self.c.reval_ticks = cc.reval_ticks;
         self.shared.stats.publish(&self.c, &self.pc);
         self.shared.stats.megaflows.store(self.cache.mf.len() as u64, Ordering::Relaxed);
         let (free, held) = self.pool.census();

@@ -90,6 +90,10 @@ pub struct XlateOut {
     /// Counters of every rule the packet matched, once per match.
     pub rules: Vec<Arc<RuleStats>>,
     pub mac_learns: Vec<MacLearn>,
+    /// What the translation consulted that can change without a new snapshot (MAC
+    /// entries NORMAL looked up, found or not): the megaflow is revalidated when one
+    /// of these changes (`cache::tags`).
+    pub deps: crate::cache::tags::TagSet,
     /// Flows to add because of `learn()` actions: (bridge index, flow).
     pub learned: Vec<(usize, FlowSpec)>,
     pub error: Option<XlateError>,

@@ -73,6 +73,9 @@ impl Ctx<'_> {
             self.out.mac_learns.push(MacLearn { bridge: bridge.idx, vlan, mac: src, port: in_port });
         }
         if dst[0] & 1 == 0 {
+            // Found or not, the answer holds until this MAC entry changes (learning it
+            // must revalidate the flooding megaflows that looked for it).
+            self.out.deps.insert(bridge.mac.tag(vlan, dst));
             if let Some(out) = bridge.mac.lookup(vlan, dst) {
                 if out == in_port {
                     self.trace(|| "NORMAL: learned port is the input port, dropping".into());
