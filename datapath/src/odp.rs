@@ -68,6 +68,12 @@ impl DpAction {
         matches!(self, DpAction::Output(_))
     }
 
+    /// Takes the packet itself away (an output, or a tunnel pop that carries it into
+    /// its next pass): the last such action may hand over the frame instead of a copy.
+    pub fn consumes(&self) -> bool {
+        matches!(self, DpAction::Output(_) | DpAction::TnlPop(_))
+    }
+
     /// Sends the packet (or a copy) somewhere: an output, a tunnel pop (the packet
     /// goes on in a second pass) or a clone holding such an action.
     pub fn sends(&self) -> bool {

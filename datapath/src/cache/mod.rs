@@ -355,7 +355,7 @@ impl Cache {
     pub fn upcall(&mut self, key: &FlowKey, p: &Pipeline, epoch: u64) -> (u32, XlateOut) {
         self.counters.misses += 1;
         let mut out = xlate::translate(p, key);
-        let last_output = out.actions.iter().rposition(|a| a.is_output()).map(|x| x as u16);
+        let last_output = out.actions.iter().rposition(|a| a.consumes()).map(|x| x as u16);
         let e = Entry {
             key: *key,
             subtable: 0,

@@ -43,6 +43,9 @@ datapath (ovs-appctl style):
   capture PORT [--count N] [--seconds S] FILE.pcap   (frames received and sent on PORT)
   dump-megaflows
   flush-megaflows
+  tnl-route-show              (like ovs/route/show: the kernel routes tunnels use)
+  tnl-neigh-show | tnl-neigh-flush | tnl-neigh-set BR IP MAC   (like tnl/neigh/*)
+  tnl-ports-show              (like tnl/ports/show: tunnel ports and what they receive)
   pmd-stats
   version";
 
@@ -238,6 +241,23 @@ fn run(dp: &mut Datapath, req: &Request) -> Result<String> {
             trace(dp, br, text)
         }
         "dump-megaflows" => Ok(render::megaflows(&dp.dump_megaflows())),
+        "tnl-route-show" => Ok(render::tnl_routes(dp)),
+        "tnl-neigh-show" => Ok(render::tnl_neigh(dp)),
+        "tnl-neigh-flush" => {
+            dp.ofproto.net.neigh.flush();
+            Ok("OK\n".into())
+        }
+        "tnl-neigh-set" => {
+            let br = need(rest, 0, "bridge")?;
+            let ip: std::net::Ipv4Addr = need(rest, 1, "IP")?.parse().map_err(|_| anyhow!("invalid IPv4 address '{}'", rest[1]))?;
+            let m = need(rest, 2, "MAC")?;
+            let mac = crate::flow::parse::lex::parse_mac(m).map(|v| crate::flow::key::mac_from_u64(v as u64)).ok_or_else(|| anyhow!("invalid MAC '{m}'"))?;
+            no_more(rest, 3)?;
+            dp.ofproto.bridge(br)?;
+            dp.ofproto.net.neigh.set_fixed(br, ip, mac);
+            Ok("OK\n".into())
+        }
+        "tnl-ports-show" => Ok(render::tnl_ports(dp)),
         "flush-megaflows" => {
             dp.flush_caches();
             Ok(String::new())

@@ -175,3 +175,52 @@ pub fn megaflows(v: &[MegaflowDump]) -> String {
     }
     s
 }
+
+/// `tnl-route-show`: the routes native tunneling uses (Open vSwitch's ovs/route/show).
+pub fn tnl_routes(dp: &Datapath) -> String {
+    let t = dp.ofproto.net.routes.load();
+    let mut s = String::from("Route Table:\n");
+    for r in &t.routes {
+        let gw = r.gateway.map(|g| format!(" gw {g}")).unwrap_or_default();
+        let src = r.src.map(|x| format!(" SRC {x}")).unwrap_or_default();
+        let _ = writeln!(s, "Cached: {}/{} dev {}{gw}{src}", r.dst, r.plen, r.dev);
+    }
+    for (dev, ip, plen) in &t.addrs {
+        let _ = writeln!(s, "Address: {ip}/{plen} dev {dev}");
+    }
+    s
+}
+
+/// `tnl-neigh-show`: the neighbour table (Open vSwitch's tnl/neigh/show).
+pub fn tnl_neigh(dp: &Datapath) -> String {
+    let mut s = format!("{:<24} {:<17} {}\n", "IP", "MAC", "Bridge");
+    for (ip, mac, br, age, fixed) in dp.ofproto.net.neigh.dump() {
+        let kind = if fixed { " (static)" } else { "" };
+        let _ = writeln!(s, "{:<24} {:<17} {br}  age {age}s{kind}", ip.to_string(), crate::flow::key::fmt_mac(mac));
+    }
+    let _ = writeln!(s, "ARP requests sent: {}, pending: {}, given up: {}", dp.resolver.requests_sent, dp.resolver.pending(), dp.resolver.gave_up);
+    s
+}
+
+/// `tnl-ports-show`: tunnel ports and the datapath vport each receives on.
+pub fn tnl_ports(dp: &Datapath) -> String {
+    let mut s = String::new();
+    for (v, (d, n)) in &dp.ofproto.vports {
+        let name = match v.proto {
+            crate::port::TunnelProto::Vxlan => format!("vxlan_sys_{}", v.dst_port),
+            crate::port::TunnelProto::Gre => "gre_sys".to_string(),
+        };
+        let _ = writeln!(s, "{name} (dp_port {d}, {n} port(s)):");
+        for b in dp.ofproto.bridges.values() {
+            for p in b.ports.values() {
+                if let PortKind::Tunnel(t) = &p.kind {
+                    if t.vport() == *v {
+                        let o: Vec<String> = p.kind.options().iter().map(|(k, v)| format!("{k}={v}")).collect();
+                        let _ = writeln!(s, "  {} on {} (ofport {}): {}", p.name, b.name, p.ofport, o.join(", "));
+                    }
+                }
+            }
+        }
+    }
+    s
+}

@@ -41,7 +41,7 @@ use super::key::{FRAG_ANY, FRAG_LATER, VLAN_CFI};
 use super::{FlowSpec, Match};
 
 mod actions;
-mod lex;
+pub(crate) mod lex;
 
 #[cfg(test)]
 mod tests;

@@ -58,9 +58,15 @@ pub fn peer_name(name: &str) -> String {
     format!("xvi{h:08x}")
 }
 
-/// A stable, locally administered MAC for the port's netdev.
+/// A random, locally administered unicast MAC for a new port's netdev (random as
+/// Open vSwitch's internal ports: every host has a `br-phy`, and their MACs meet on
+/// the underlay).
 pub fn default_mac(name: &str) -> [u8; 6] {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut seed = [0u8; 8];
+    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
+        let _ = std::io::Read::read_exact(&mut f, &mut seed);
+    }
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ u64::from_le_bytes(seed) ^ crate::clock::now_ns();
     for b in name.bytes() {
         h = (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3);
     }
@@ -163,11 +169,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_and_macs_are_stable() {
+    fn names_are_stable_and_macs_unique() {
         assert_eq!(peer_name("br-phy"), peer_name("br-phy"));
         assert_ne!(peer_name("br-phy"), peer_name("br-ex"));
         assert!(peer_name("a-very-long-nam").len() <= 15);
         let m = default_mac("br-phy");
         assert_eq!(m[0] & 0x03, 0x02, "locally administered unicast");
+        assert_ne!(m, default_mac("br-phy"), "every host's br-phy needs its own MAC");
     }
 }

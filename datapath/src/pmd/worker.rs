@@ -27,6 +27,8 @@ use crate::packet::buf::PacketMut;
 use crate::packet::extract::{extract, Offsets};
 
 pub const BATCH: usize = 32;
+/// Passes through the caches one packet may take (a tunnel pop is a second pass).
+const MAX_PASSES: u32 = 4;
 /// Pending tx frames per port before a forced flush.
 const TX_FLUSH: usize = 64;
 /// Megaflows idle this long are removed (as Open vSwitch's max-idle default).
@@ -462,53 +464,70 @@ impl Worker {
                 Err(m) => self.drop_rx(in_port, self.descs[i], DropReason::from_malformed(m)),
             }
         }
-        // Stage 2+3: cache lookup (or upcall), then execute.
+        // Stage 2+3: cache lookup (or upcall), then execute; a tunnel pop sends the
+        // inner packet through both again (a recirculation), a few times at most.
         let p = self.pipeline.clone();
         while valid != 0 {
             let i = valid.trailing_zeros() as usize;
             valid &= valid - 1;
-            let key = &self.keys[i];
-            let idx = match self.cache.lookup(key, &p, self.epoch) {
-                Some((idx, _)) => idx,
-                None => {
-                    if !self.upcall_allowed(in_port, now) {
-                        self.drop_rx(in_port, self.descs[i], DropReason::UpcallRateLimited);
-                        continue;
+            let mut key = self.keys[i];
+            let mut desc = self.descs[i];
+            let mut ofs = self.offs[i];
+            let mut pass = 0;
+            loop {
+                let Some(idx) = self.lookup_or_upcall(in_port, &key, &p, now) else {
+                    self.drop_rx(in_port, desc, DropReason::UpcallRateLimited);
+                    break;
+                };
+                let len = desc.len as u64;
+                let entry = self.cache.mf.get_mut(idx).expect("looked-up entry exists");
+                entry.pending_packets += 1;
+                entry.pending_bytes += len;
+                entry.packets += 1;
+                entry.bytes += len;
+                entry.used_ns = now;
+                let error = entry.error;
+                let last_output = entry.last_output;
+                // The entry's actions are borrowed while the pool and tx buffers change.
+                let actions: *const [DpAction] = &*entry.actions;
+                // SAFETY: execute() touches the frame pool, tx buffers and counters, never
+                // the cache, so the entry (and its actions) stays alive and unmodified.
+                let actions = unsafe { &*actions };
+                match self.execute(in_port, desc, ofs, actions, last_output, error, &p) {
+                    None => break,
+                    Some((d, k, o)) => {
+                        pass += 1;
+                        if pass >= MAX_PASSES {
+                            self.drop_rx(in_port, d, DropReason::RecircTooDeep);
+                            break;
+                        }
+                        (desc, key, ofs) = (d, k, o);
                     }
-                    let t = super::tsc::now();
-                    let (idx, out) = self.cache.upcall(&self.keys[i], &p, self.epoch);
-                    self.c.upcall_ticks += super::tsc::now().wrapping_sub(t);
-                    if !out.learned.is_empty() {
-                        self.send_learned(&out.learned);
-                    }
-                    for m in out.neigh_misses {
-                        let _ = self.upcalls.try_send(Upcall::NeighMiss(m));
-                    }
-                    idx
                 }
-            };
-            let desc = self.descs[i];
-            let len = desc.len as u64;
-            let entry = self.cache.mf.get_mut(idx).expect("looked-up entry exists");
-            entry.pending_packets += 1;
-            entry.pending_bytes += len;
-            entry.packets += 1;
-            entry.bytes += len;
-            entry.used_ns = now;
-            let error = entry.error;
-            let last_output = entry.last_output;
-            let taps = entry.taps;
-            // The entry's actions are borrowed while the pool and tx buffers change.
-            let actions: *const [DpAction] = &*entry.actions;
-            // SAFETY: execute() touches the frame pool, tx buffers and counters, never
-            // the cache, so the entry (and its actions) stays alive and unmodified.
-            let actions = unsafe { &*actions };
-            if taps {
-                self.execute_tapped(in_port, desc, i, actions, error);
-            } else {
-                self.execute(in_port, desc, i, actions, last_output, error);
             }
         }
+    }
+
+    /// The megaflow for `key`, translating on a miss (within the input port's upcall
+    /// budget; None when over it).
+    #[inline]
+    fn lookup_or_upcall(&mut self, in_port: u32, key: &FlowKey, p: &Arc<Pipeline>, now: u64) -> Option<u32> {
+        if let Some((idx, _)) = self.cache.lookup(key, p, self.epoch) {
+            return Some(idx);
+        }
+        if !self.upcall_allowed(in_port, now) {
+            return None;
+        }
+        let t = super::tsc::now();
+        let (idx, out) = self.cache.upcall(key, p, self.epoch);
+        self.c.upcall_ticks += super::tsc::now().wrapping_sub(t);
+        if !out.learned.is_empty() {
+            self.send_learned(&out.learned);
+        }
+        for m in out.neigh_misses {
+            let _ = self.upcalls.try_send(Upcall::NeighMiss(m));
+        }
+        Some(idx)
     }
 
     /// Take one upcall from the input port's budget for the current window.
@@ -533,59 +552,209 @@ impl Worker {
         self.pool.free(d);
     }
 
+    /// Run a megaflow's actions on a frame. Outputs before the last one that takes
+    /// the frame send copies; a clone runs its actions on a copy. Returns the inner
+    /// packet (frame, key, offsets) when a tunnel pop hands it to a next pass.
+    #[allow(clippy::too_many_arguments)]
     fn execute(
         &mut self,
         in_port: u32,
         mut desc: Desc,
-        i: usize,
+        mut ofs: Offsets,
         actions: &[DpAction],
         last_output: Option<u16>,
         error: Option<crate::xlate::XlateError>,
-    ) {
+        p: &Pipeline,
+    ) -> Option<(Desc, FlowKey, Offsets)> {
         let Some(last) = last_output else {
+            // Clones and taps may still act on copies before the original is dropped.
+            for a in actions {
+                match a {
+                    DpAction::Clone(inner) => self.execute_clone(in_port, &desc, ofs, inner),
+                    DpAction::Tap { id, rx } => self.tap(*id, *rx, &desc),
+                    _ => {}
+                }
+            }
             let why = error.map(DropReason::from_xlate).unwrap_or(DropReason::FlowDrop);
             self.drop_rx(in_port, desc, why);
-            return;
+            return None;
         };
-        let mut ofs = self.offs[i];
         for (j, a) in actions.iter().enumerate() {
             match a {
                 DpAction::Output(port) => {
                     if j == last as usize {
                         self.queue_tx(*port, desc);
-                        return;
+                        return None;
                     }
                     // Not the last output: send a copy, keep working on the original.
                     self.send_copy(&desc, *port);
                 }
+                DpAction::TnlPop(vport) => {
+                    if j == last as usize {
+                        return self.tnl_pop(in_port, desc, *vport, p);
+                    }
+                    if let Some(copy) = self.copy_frame(&desc) {
+                        if let Some(next) = self.tnl_pop(in_port, copy, *vport, p) {
+                            // A pop that is not the last action: its inner packet
+                            // goes on only if nothing else needs the frame.
+                            self.pool.free(next.0);
+                        }
+                    }
+                }
+                DpAction::Clone(inner) => self.execute_clone(in_port, &desc, ofs, inner),
+                DpAction::Tap { id, rx } => self.tap(*id, *rx, &desc),
                 _ => {
-                    // SAFETY: a frame we own, on our UMEM.
-                    let ok = unsafe { apply_rewrite(&self.pool.umem, &mut desc, &mut ofs, a) };
-                    if !ok {
-                        self.drop_rx(in_port, desc, DropReason::RewriteFailed);
+                    if let Err(why) = self.rewrite(&mut desc, &mut ofs, a) {
+                        self.rewrite_failed(in_port, desc, ofs, a, why);
+                        return None;
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// A rewrite failed: drop the frame under `why`. A packet too large for a
+    /// tunnel's underlay with DF set goes back to its sender as an ICMP
+    /// "fragmentation needed" carrying the tunnel's MTU (path MTU discovery works
+    /// through the tunnel); anything else is just dropped.
+    #[cold]
+    fn rewrite_failed(&mut self, in_port: u32, mut desc: Desc, ofs: Offsets, a: &DpAction, why: DropReason) {
+        if let (DropReason::TnlMtuExceeded, DpAction::TnlPush(p)) = (why, a) {
+            let mtu = p.max_inner.saturating_sub(14);
+            // SAFETY: a frame we own, on our UMEM.
+            let (chunk, off) = unsafe { self.pool.umem.chunk_mut(&desc) };
+            let made = match PacketMut::with_headroom(chunk, off, desc.len as usize) {
+                Some(mut pkt) => {
+                    let ok = crate::packet::icmp::frag_needed_in_place(&mut pkt, ofs.l3 as usize, mtu);
+                    desc.addr = desc.chunk() + pkt.start() as u64;
+                    desc.len = pkt.len() as u32;
+                    ok
+                }
+                None => false,
+            };
+            if made {
+                self.c.drops[why as usize] += 1;
+                self.queue_tx(in_port, desc);
+                return;
+            }
+        }
+        self.drop_rx(in_port, desc, why);
+    }
+
+    /// Apply a header rewrite (or encapsulation) to a frame we own.
+    #[inline]
+    fn rewrite(&mut self, desc: &mut Desc, ofs: &mut Offsets, a: &DpAction) -> Result<(), DropReason> {
+        // SAFETY: a frame we own, on our UMEM.
+        unsafe { apply_rewrite(&self.pool.umem, desc, ofs, a) }.map_err(|e| match e {
+            crate::packet::RewriteError::TooBig => DropReason::TnlMtuExceeded,
+            _ => DropReason::RewriteFailed,
+        })
+    }
+
+    /// Strip a tunnel's outer headers and make the inner packet's key: it enters
+    /// again from tunnel vport `vport`, with the tunnel metadata set.
+    fn tnl_pop(&mut self, in_port: u32, mut desc: Desc, vport: u32, p: &Pipeline) -> Option<(Desc, FlowKey, Offsets)> {
+        let Some(v) = p.vports.get(&vport).copied() else {
+            self.drop_rx(in_port, desc, DropReason::TnlNoPort);
+            return None;
+        };
+        let md = {
+            // SAFETY: a frame we own, on our UMEM.
+            let (chunk, off) = unsafe { self.pool.umem.chunk_mut(&desc) };
+            let Some(mut pkt) = PacketMut::with_headroom(chunk, off, desc.len as usize) else {
+                self.drop_rx(in_port, desc, DropReason::TnlTruncated);
+                return None;
+            };
+            match crate::packet::tunnel::pop(&mut pkt, v.proto, v.dst_port) {
+                Ok(md) => {
+                    desc.addr = desc.chunk() + pkt.start() as u64;
+                    desc.len = pkt.len() as u32;
+                    md
+                }
+                Err(e) => {
+                    self.drop_rx(in_port, desc, DropReason::from_pop(e));
+                    return None;
+                }
+            }
+        };
+        let mut key = FlowKey::ZERO;
+        // SAFETY: as above.
+        let frame = unsafe { self.pool.umem.frame(&desc) };
+        let ofs = match extract(frame, vport, &mut key) {
+            Ok(o) => o,
+            Err(m) => {
+                self.drop_rx(in_port, desc, DropReason::from_malformed(m));
+                return None;
+            }
+        };
+        use crate::flow::Field;
+        Field::TunId.set(&mut key, md.tun_id as u128);
+        Field::TunSrc.set(&mut key, u32::from(md.src) as u128);
+        Field::TunDst.set(&mut key, u32::from(md.dst) as u128);
+        if let Some(pc) = self.pc.get_mut(vport as usize) {
+            pc.rx_packets += 1;
+            pc.rx_bytes += desc.len as u64;
+        }
+        if matches!(self.capture.get(vport as usize), Some(Some(_))) {
+            self.capture_frame(vport, desc, true);
+        }
+        Some((desc, key, ofs))
+    }
+
+    /// Run `actions` on a copy of the frame (an encapsulation that is not the last
+    /// thing done with the packet). The copy is sent or freed here.
+    fn execute_clone(&mut self, in_port: u32, desc: &Desc, ofs: Offsets, actions: &[DpAction]) {
+        let Some(mut copy) = self.copy_frame(desc) else { return };
+        let mut ofs = ofs;
+        let last = actions.iter().rposition(|a| a.is_output());
+        for (j, a) in actions.iter().enumerate() {
+            match a {
+                DpAction::Output(port) => {
+                    if Some(j) == last {
+                        self.queue_tx(*port, copy);
+                        return;
+                    }
+                    self.send_copy(&copy, *port);
+                }
+                DpAction::Tap { id, rx } => self.tap(*id, *rx, &copy),
+                DpAction::TnlPop(_) | DpAction::Clone(_) => {}
+                _ => {
+                    if let Err(why) = self.rewrite(&mut copy, &mut ofs, a) {
+                        self.rewrite_failed(in_port, copy, ofs, a, why);
                         return;
                     }
                 }
             }
         }
+        self.pool.free(copy);
     }
 
-    /// Send a copy of `desc` to `port` (the original stays ours).
-    fn send_copy(&mut self, desc: &Desc, port: u32) {
+    /// A copy of a frame at the same place in a new chunk (same headroom).
+    fn copy_frame(&mut self, desc: &Desc) -> Option<Desc> {
         match self.pool.alloc() {
             Some(mut copy) => {
                 // SAFETY: `desc` and `copy` are distinct frames we own.
-                // The copy sits where the original does in its chunk (same headroom).
                 unsafe {
                     let src = self.pool.umem.frame(desc);
                     copy.addr = copy.chunk() + desc.offset_in_chunk() as u64;
                     copy.len = src.len() as u32;
                     self.pool.umem.frame_mut(&copy).copy_from_slice(src);
                 }
-                self.queue_tx(port, copy);
+                Some(copy)
             }
             None => {
                 self.c.drops[DropReason::NoFrames as usize] += 1;
+                None
+            }
+        }
+    }
+
+    /// Send a copy of `desc` to `port` (the original stays ours).
+    fn send_copy(&mut self, desc: &Desc, port: u32) {
+        match self.copy_frame(desc) {
+            Some(copy) => self.queue_tx(port, copy),
+            None => {
                 if let Some(pc) = self.pc.get_mut(port as usize) {
                     pc.tx_dropped += 1;
                 }
@@ -593,40 +762,11 @@ impl Worker {
         }
     }
 
-    /// Execute actions that contain captures of patch ports (`DpAction::Tap`): every
-    /// output sends a copy, every tap copies the frame as it is at that point; the
-    /// original is released at the end (a drop if nothing was output). Only while a
-    /// capture runs on a patch port, so simplicity wins over the last-output trick.
+    /// `DpAction::Tap`: copy the frame as it is now to a patch-port capture.
     #[cold]
-    fn execute_tapped(&mut self, in_port: u32, mut desc: Desc, i: usize, actions: &[DpAction], error: Option<crate::xlate::XlateError>) {
-        let mut ofs = self.offs[i];
-        let mut output = false;
-        for a in actions {
-            match a {
-                DpAction::Output(port) => {
-                    self.send_copy(&desc, *port);
-                    output = true;
-                }
-                DpAction::Tap { id, rx } => {
-                    if let Some(Some(to)) = self.taps.get(*id as usize) {
-                        copy_to_capture(&self.pool, to, &desc, *rx);
-                    }
-                }
-                _ => {
-                    // SAFETY: a frame we own, on our UMEM.
-                    let ok = unsafe { apply_rewrite(&self.pool.umem, &mut desc, &mut ofs, a) };
-                    if !ok {
-                        self.drop_rx(in_port, desc, DropReason::RewriteFailed);
-                        return;
-                    }
-                }
-            }
-        }
-        if output {
-            self.pool.free(desc);
-        } else {
-            let why = error.map(DropReason::from_xlate).unwrap_or(DropReason::FlowDrop);
-            self.drop_rx(in_port, desc, why);
+    fn tap(&mut self, id: u16, rx: bool, desc: &Desc) {
+        if let Some(Some(to)) = self.taps.get(id as usize) {
+            copy_to_capture(&self.pool, to, desc, rx);
         }
     }
 
@@ -777,19 +917,14 @@ impl Worker {
 ///
 /// # Safety
 /// `desc` must be a frame of `umem` that the caller owns.
-unsafe fn apply_rewrite(umem: &Umem, desc: &mut Desc, ofs: &mut Offsets, a: &DpAction) -> bool {
-    // The packet from its first byte to the end of its chunk.
+unsafe fn apply_rewrite(umem: &Umem, desc: &mut Desc, ofs: &mut Offsets, a: &DpAction) -> Result<(), crate::packet::RewriteError> {
+    // The whole chunk: edits may grow the packet into the headroom in front of it.
     let (chunk, off) = umem.chunk_mut(desc);
-    let len = desc.len as usize;
-    let (ok, new_len) = match PacketMut::new(&mut chunk[off..], len) {
-        Some(mut pkt) => {
-            let ok = crate::exec::apply(&mut pkt, ofs, a).is_ok();
-            (ok, pkt.len())
-        }
-        None => (false, len),
-    };
-    desc.len = new_len as u32;
-    ok
+    let mut pkt = PacketMut::with_headroom(chunk, off, desc.len as usize).ok_or(crate::packet::RewriteError::Truncated)?;
+    let r = crate::exec::apply(&mut pkt, ofs, a);
+    desc.addr = desc.chunk() + pkt.start() as u64;
+    desc.len = pkt.len() as u32;
+    r
 }
 
 /// Copy a frame we hold to a capture; a capture that cannot keep up misses it.
