@@ -2,8 +2,8 @@
 # Run a lab: a Neutron-style deployment in network namespaces read from a TOML file
 # (labs/*.toml; each host a namespace with its own xvsd, VMs as namespaces), real pings
 # and TCP, then print what each switch did. Needs root. Everything it creates is removed
-# at the end. Without a file it runs labs/vlan.toml (VLAN networks); the tunnel lab
-# (labs/default.toml, xvs-lab's built-in default) needs VXLAN/GRE ports in xvsd.
+# at the end. Without a file it runs xvs-lab's built-in default (labs/default.toml: two
+# compute hosts and a network node, a VXLAN and a GRE network over br-phy underlays).
 # Usage: scripts/lab.sh [FILE] [--keep] [--burst N] [--cleanup] [--dry-run]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,4 +15,4 @@ fi
 case " $* " in
 *" --cleanup "*) exec target/release/xvs-lab "$@" ;;
 esac
-exec target/release/xvs-lab labs/vlan.toml "$@"
+exec target/release/xvs-lab "$@"

@@ -147,6 +147,8 @@ fn missing_neighbour_and_route_are_named_drops() {
     let p = o.snapshot();
     let out = translate(&p, &key_of(&inner_frame(2), vm));
     assert_eq!(out.error, Some(XlateError::TnlNeighMiss));
+    // The drop depends on that neighbour: learning it revalidates this megaflow.
+    assert!(out.deps.contains(xvs::cache::tags::Tag::neigh("10.0.0.2".parse().unwrap())));
     assert_eq!(out.neigh_misses.len(), 1);
     assert_eq!(out.neigh_misses[0].dst_ip, "10.0.0.2".parse::<Ipv4Addr>().unwrap());
     assert_eq!(out.neigh_misses[0].src_mac, PHY_MAC);

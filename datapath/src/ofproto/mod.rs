@@ -217,14 +217,15 @@ impl Default for Ofproto {
 impl Ofproto {
     pub fn new() -> Ofproto {
         let epoch = Arc::new(AtomicU64::new(1));
+        let changes = Arc::new(ChangeLog::new());
         Ofproto {
             bridges: BTreeMap::new(),
             next_bridge_idx: 0,
             next_rule_id: 1,
             version: 0,
-            net: Arc::new(crate::route::NetState::new(epoch.clone())),
+            net: Arc::new(crate::route::NetState::new(changes.clone())),
             epoch,
-            changes: Arc::new(ChangeLog::new()),
+            changes,
             dp_ports_used: BTreeMap::new(),
             vports: BTreeMap::new(),
             taps: BTreeMap::new(),

@@ -14,7 +14,6 @@ pub mod netlink;
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -119,9 +118,10 @@ pub struct NeighTable {
     entries: Mutex<HashMap<Ipv4Addr, (String, NeighEntry)>>,
     /// Last ARP request sent per destination (rate limit).
     asked: Mutex<HashMap<Ipv4Addr, u64>>,
-    /// Bumped when an entry appears, changes or goes: megaflows that encapsulated
-    /// towards a next hop (or dropped for want of one) are revalidated.
-    epoch: Option<Arc<AtomicU64>>,
+    /// Told when an entry appears, changes or goes: only the megaflows that
+    /// encapsulated towards that next hop (or dropped for want of it) are revalidated
+    /// (targeted revalidation, `cache::tags`).
+    changes: Option<Arc<crate::cache::tags::ChangeLog>>,
 }
 
 impl NeighTable {
@@ -148,21 +148,22 @@ impl NeighTable {
             _ => {
                 t.insert(ip, (bridge.to_string(), NeighEntry { mac, used_ns: now, fixed: false }));
                 self.asked.lock().remove(&ip);
-                self.changed();
+                self.changed(&[ip]);
                 true
             }
         }
     }
 
-    fn changed(&self) {
-        if let Some(e) = &self.epoch {
-            e.fetch_add(1, Relaxed);
+    fn changed(&self, ips: &[Ipv4Addr]) {
+        if let Some(c) = &self.changes {
+            let tags: Vec<_> = ips.iter().map(|ip| crate::cache::tags::Tag::neigh(std::net::IpAddr::V4(*ip))).collect();
+            c.push(&tags);
         }
     }
 
     pub fn set_fixed(&self, bridge: &str, ip: Ipv4Addr, mac: [u8; 6]) {
         self.entries.lock().insert(ip, (bridge.to_string(), NeighEntry { mac, used_ns: clock::now_ns(), fixed: true }));
-        self.changed();
+        self.changed(&[ip]);
     }
 
     /// Keep an entry alive (traffic through a cached megaflow that used it).
@@ -194,7 +195,7 @@ impl NeighTable {
             t.remove(ip);
         }
         if !gone.is_empty() {
-            self.changed();
+            self.changed(&gone);
         }
         gone
     }
@@ -202,9 +203,9 @@ impl NeighTable {
     /// Forget everything (`tnl-neigh-flush`); returns the addresses removed.
     pub fn flush(&self) -> Vec<Ipv4Addr> {
         let mut t = self.entries.lock();
-        let gone = t.keys().copied().collect();
+        let gone: Vec<Ipv4Addr> = t.keys().copied().collect();
         t.clear();
-        self.changed();
+        self.changed(&gone);
         gone
     }
 
@@ -225,10 +226,9 @@ pub struct NetState {
 }
 
 impl NetState {
-    /// A NetState whose neighbour changes bump `epoch` (the datapath's revalidation
-    /// epoch).
-    pub fn new(epoch: Arc<AtomicU64>) -> NetState {
-        NetState { routes: ArcSwap::default(), neigh: NeighTable { epoch: Some(epoch), ..Default::default() } }
+    /// A NetState whose neighbour changes go to `changes` (targeted revalidation).
+    pub fn new(changes: Arc<crate::cache::tags::ChangeLog>) -> NetState {
+        NetState { routes: ArcSwap::default(), neigh: NeighTable { changes: Some(changes), ..Default::default() } }
     }
 
     /// Re-read the kernel's routes; returns true if they changed.

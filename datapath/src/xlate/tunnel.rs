@@ -101,6 +101,8 @@ impl Ctx<'_> {
             }
         };
         let routes = self.p.net.routes.load();
+        // Route changes publish a new snapshot (every megaflow is revalidated); the
+        // next hop's neighbour entry is a dependency of its own.
         let Some(hop) = routes.lookup(remote) else {
             self.trace(|| format!("output to tunnel {name}: no route to {remote}: drop"));
             self.drop_hint(XlateError::TnlNoRoute);
@@ -128,6 +130,7 @@ impl Ctx<'_> {
             None => hop.src,
         };
         let src_mac = uport.mac.unwrap_or([0; 6]);
+        self.out.deps.insert(crate::cache::tags::Tag::neigh(std::net::IpAddr::V4(hop.next_hop)));
         let Some(dst_mac) = self.p.net.neigh.lookup(hop.next_hop) else {
             self.trace(|| format!("output to tunnel {name}: no neighbour entry for {} on {}: drop, ARP request sent", hop.next_hop, ub.name));
             self.out.neigh_misses.push(NeighMiss { bridge: ub.idx, ofport: uport.ofport, src_mac, src_ip, dst_ip: hop.next_hop });
