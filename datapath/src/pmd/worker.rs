@@ -645,6 +645,12 @@ impl Worker {
     /// Apply a header rewrite (or encapsulation) to a frame we own.
     #[inline]
     fn rewrite(&mut self, desc: &mut Desc, ofs: &mut Offsets, a: &DpAction) -> Result<(), DropReason> {
+        // A capture on a tunnel port sees the inner frame as it leaves through it.
+        if let DpAction::TnlPush(p) = a {
+            if matches!(self.capture.get(p.vport as usize), Some(Some(_))) {
+                self.capture_frame(p.vport, *desc, false);
+            }
+        }
         // SAFETY: a frame we own, on our UMEM.
         unsafe { apply_rewrite(&self.pool.umem, desc, ofs, a) }.map_err(|e| match e {
             crate::packet::RewriteError::TooBig => DropReason::TnlMtuExceeded,
