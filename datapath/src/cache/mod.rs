@@ -401,8 +401,11 @@ impl Cache {
             .filter(|&i| {
                 let e = self.mf.get(i).unwrap();
                 // The worker stamps `used_ns` when it installs an entry, so a fresh
-                // entry ages from its creation.
-                now.saturating_sub(e.used_ns) > max_idle_ns
+                // entry ages from its creation. A drop for want of a tunnel's next
+                // hop lives one round only: the next packet translates again, and that
+                // asks for the neighbour again (at most once a second) while traffic
+                // keeps coming, instead of dropping silently until it goes idle.
+                now.saturating_sub(e.used_ns) > max_idle_ns || e.error == Some(crate::xlate::XlateError::TnlNeighMiss)
             })
             .collect();
         for &i in &victims {

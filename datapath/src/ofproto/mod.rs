@@ -446,6 +446,11 @@ impl Ofproto {
             }
             None => self.find_port(name).map(|(b, _)| b.to_string()).ok_or_else(|| OfError::NoPort(name.to_string()))?,
         };
+        if brname == name {
+            return Err(OfError::Invalid(format!(
+                "cannot delete port {name} because it is the local port for bridge {brname} (deleting this port requires deleting the entire bridge)"
+            )));
+        }
         let b = self.bridge_mut(&brname)?;
         let ofport = b.port_by_name(name).unwrap().ofport;
         let p = b.ports.remove(&ofport).unwrap();
