@@ -331,13 +331,31 @@ fn trace(dp: &mut Datapath, br: &str, text: &str) -> Result<String> {
     key.clear_xlate_words();
     let desc = crate::flow::format::format_match(&m, crate::flow::DEFAULT_PRIORITY);
     let mut t = crate::xlate::trace::Trace::new(&desc);
-    let out = match port.dp_port {
+    let out = match port.dp_port.filter(|_| !port.kind.is_tunnel()) {
         Some(d) => {
             key.set_in_port(d);
             crate::xlate::translate_traced(&p, &key, &mut t)
         }
         None => crate::xlate::translate_traced_from(&p, &key, bidx, in_ofport, &mut t),
     };
-    let _ = out;
-    Ok(t.text)
+    let mut text = t.text;
+    // A tunnel pop hands the inner packet to a second pass, which depends on bytes a
+    // flow does not describe: say how to follow it.
+    for a in &out.actions {
+        if let crate::odp::DpAction::TnlPop(v) = a {
+            let name = p.vports.get(v).map(|vp| match vp.proto {
+                crate::port::TunnelProto::Vxlan => format!("vxlan_sys_{}", vp.dst_port),
+                crate::port::TunnelProto::Gre => "gre_sys".into(),
+            });
+            let src = std::net::Ipv4Addr::from(crate::flow::Field::Ipv4Src.get(&m.key) as u32);
+            let dst = std::net::Ipv4Addr::from(crate::flow::Field::Ipv4Dst.get(&m.key) as u32);
+            let _ = write!(
+                text,
+                "\ntnl_pop({v}): the inner packet goes through the caches again from {} with tun_src={src},tun_dst={dst} and the tun_id of its header; \
+                 to follow it: xvsctl trace BRIDGE 'in_port=TUNNEL_PORT,tun_id=KEY,tun_src={src},tun_dst={dst},<inner packet fields>'\n",
+                name.unwrap_or_else(|| format!("datapath port {v}"))
+            );
+        }
+    }
+    Ok(text)
 }
