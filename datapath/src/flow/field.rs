@@ -25,6 +25,8 @@ pub enum Fmt {
     TcpFlags,
     /// `ct_state`: +trk+new... or hex.
     CtState,
+    /// `tun_flags`: +oam... (flags with names).
+    TunFlags,
 }
 
 /// Matches a field needs before it means anything (OpenFlow prerequisites).
@@ -193,6 +195,10 @@ fields! {
         bits: 32, word: word::TUN_ADDRS, shift: 32, fmt: Fmt::Ipv4, maskable: true, writable: true, prereq: Prereq::None },
     TunDst => { name: "tun_dst", aliases: &[], nxm: Some("NXM_NX_TUN_IPV4_DST"), oxm: None,
         bits: 32, word: word::TUN_ADDRS, shift: 0, fmt: Fmt::Ipv4, maskable: true, writable: true, prereq: Prereq::None },
+    // Tunnel flags of a decapsulated packet (packet::tunnel::tnl_flags); OpenFlow sees
+    // only `oam`, as in Open vSwitch (the others show in datapath flows).
+    TunFlags => { name: "tun_flags", aliases: &[], nxm: Some("NXM_NX_TUN_FLAGS"), oxm: None,
+        bits: 1, word: word::CT, shift: 32, fmt: Fmt::TunFlags, maskable: true, writable: false, prereq: Prereq::None },
     Metadata => { name: "metadata", aliases: &[], nxm: None, oxm: Some("OXM_OF_METADATA"),
         bits: 64, word: word::METADATA, shift: 0, fmt: Fmt::Hex, maskable: true, writable: true, prereq: Prereq::None },
     Reg0 => { name: "reg0", aliases: &[], nxm: Some("NXM_NX_REG0"), oxm: None,

@@ -181,6 +181,11 @@ pub(crate) fn tcp_flag_name(bit: u32) -> Option<&'static str> {
     })
 }
 
+/// The tunnel flag OpenFlow can match (Open vSwitch's FLOW_TNL_PUB_F_MASK).
+pub(crate) fn tun_flag_name(bit: u32) -> Option<&'static str> {
+    (bit == 0x01).then_some("oam")
+}
+
 pub(crate) fn ct_state_name(bit: u32) -> Option<&'static str> {
     Some(match bit {
         0x01 => "new",
@@ -270,6 +275,7 @@ pub(crate) fn format_field_value(f: Field, v: u128, mask: u128) -> String {
         Fmt::Frag => frag_str(v, if exact { 3 } else { mask }).to_string(),
         Fmt::TcpFlags => format_flags_masked(v as u32, (mask & 0xfff) as u32, 0xfff, tcp_flag_name),
         Fmt::CtState => format_flags_masked(v as u32, (mask & 0xff) as u32, 0xff, ct_state_name),
+        Fmt::TunFlags => (if v & 1 != 0 { "+oam" } else { "-oam" }).to_string(),
         Fmt::Hex => {
             if exact {
                 hex0(v)
@@ -427,6 +433,10 @@ pub(crate) fn format_match_inner(m: &Match, priority: Option<u16>) -> String {
         if mk != 0 {
             let _ = write!(s, "{name}={},", ipv4_masked(v as u32, mk as u32));
         }
+    }
+    let (v, mk) = g(TunFlags);
+    if mk & 0x01 != 0 {
+        let _ = write!(s, "tun_flags={},", if v & 1 != 0 { "+oam" } else { "-oam" });
     }
     let (v, mk) = g(Metadata);
     put_u64_masked(&mut s, "metadata", v, mk);

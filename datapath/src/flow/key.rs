@@ -45,7 +45,7 @@ pub mod word {
     pub const IPV6_DST: usize = 9;
     /// nd_target (two words, high first)
     pub const ND_TARGET: usize = 11;
-    /// ct_state (56..64) | ct_zone (40..56) | reserved (32..40) | ct_mark (0..32)
+    /// ct_state (56..64) | ct_zone (40..56) | tun_flags (32..40) | ct_mark (0..32)
     pub const CT: usize = 13;
     /// tun_id (all 64 bits)
     pub const TUN_ID: usize = 14;

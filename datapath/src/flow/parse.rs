@@ -220,7 +220,6 @@ fn unsupported_field(name: &str) -> bool {
         "skb_priority",
         "dp_hash",
         "packet_type",
-        "tun_flags",
         "tun_ttl",
         "tun_tos",
         "tun_gbp_id",
@@ -349,6 +348,10 @@ pub(crate) fn parse_field_value(
         }
         Fmt::CtState => {
             let (v, m) = lex::parse_flags(s, ct_state_name, 0xff, "ct_state")?;
+            (v as u128, m as u128)
+        }
+        Fmt::TunFlags => {
+            let (v, m) = lex::parse_flags(s, crate::flow::format::tun_flag_name, 0x01, "tunnel")?;
             (v as u128, m as u128)
         }
         Fmt::Dec | Fmt::Hex => {

@@ -698,6 +698,8 @@ impl Worker {
         Field::TunId.set(&mut key, md.tun_id as u128);
         Field::TunSrc.set(&mut key, u32::from(md.src) as u128);
         Field::TunDst.set(&mut key, u32::from(md.dst) as u128);
+        // All tunnel flags ride in the datapath key (OpenFlow's tun_flags sees oam).
+        key.w[crate::flow::key::word::CT] |= (md.flags as u64) << 32;
         if let Some(pc) = self.pc.get_mut(vport as usize) {
             pc.rx_packets += 1;
             pc.rx_bytes += desc.len as u64;

@@ -252,6 +252,7 @@ fn sample(f: Field) -> (&'static str, &'static str) {
         Fmt::Frag => "first",
         Fmt::TcpFlags => "+syn-ack",
         Fmt::CtState => "+trk+est",
+        Fmt::TunFlags => "+oam",
         Fmt::Dec | Fmt::Hex => match f {
             DlVlanPcp => "5",
             IpFrag | NwEcn => "1",
