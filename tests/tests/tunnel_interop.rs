@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use xvs_tools::netlab::{is_root, sh, unique, veth_between, wait_for, xvsd_in_netns, Netns, Xvsd};
+use xvs_tools::netlab::{is_root, rule_counters, sh, unique, veth_between, wait_for, xvsd_in_netns, Netns, Xvsd};
 
 const PORT: u16 = 5001;
 
@@ -254,8 +254,14 @@ fn kernel_vxlan_peer_exchanges_ping_and_tcp() {
 
     // The traffic went through xvs's native tunneling.
     let mf = ctl(x, &["dump-megaflows"]);
-    assert!(mf.contains("tnl_push("), "no tnl_push in dump-megaflows:\n{}", diag());
+    assert!(
+        mf.lines().any(|l| l.contains("tnl_push(") && l.contains("dst=192.168.50.2") && l.contains("dst=4789") && l.contains("vni=0x64")),
+        "no VXLAN tnl_push (vni 0x64 to 192.168.50.2:4789) in dump-megaflows:\n{}",
+        diag()
+    );
     assert!(mf.contains("tnl_pop("), "no tnl_pop in dump-megaflows:\n{}", diag());
+    let xn = rule_counters(&ctl(x, &["dump-flows", "br-tun"]), "tun_id=0x64").map_or(0, |c| c.0);
+    assert!(xn >= 5000, "decapsulation rule tun_id=0x64 matched only {xn} packets\n{}", diag());
     let neigh = ctl(x, &["tnl-neigh-show"]);
     assert!(neigh.contains("192.168.50.2"), "tnl-neigh-show lacks the kernel VTEP 192.168.50.2:\n{neigh}");
     let route = ctl(x, &["tnl-route-show"]);
@@ -534,22 +540,41 @@ fn ovs_userspace_peer_over_vxlan_and_gre() {
     let mut times = Vec::new();
     times.push(assert_tcp(vx1, vx2, "10.20.0.2", mb2, "vxlan: xvs VM -> OVS VM", &diag));
     times.push(assert_tcp(vx2, vx1, "10.20.0.1", mb2, "vxlan: OVS VM -> xvs VM", &diag));
+    // Checked right after each tunnel's transfers (megaflows expire when idle): xvs
+    // encapsulated towards OVS's VTEP with the flow's key and decapsulated.
+    let mf = ctl(x, &["dump-megaflows"]);
+    assert!(
+        mf.lines().any(|l| l.contains("tnl_push(") && l.contains("dst=192.168.50.3") && l.contains("vxlan(") && l.contains("vni=0x64")),
+        "no VXLAN tnl_push (vni 0x64 to 192.168.50.3) in dump-megaflows:\n{}",
+        diag()
+    );
+    assert!(mf.contains("tnl_pop("), "no tnl_pop in dump-megaflows:\n{}", diag());
     times.push(assert_tcp(vg1, vg2, "10.30.0.2", mb2, "gre: xvs VM -> OVS VM", &diag));
     times.push(assert_tcp(vg2, vg1, "10.30.0.1", mb2, "gre: OVS VM -> xvs VM", &diag));
-
-    // Both tunnel types went through xvs's native tunneling, to OVS's VTEP.
     let mf = ctl(x, &["dump-megaflows"]);
-    assert!(mf.contains("tnl_push("), "no tnl_push in dump-megaflows:\n{}", diag());
+    assert!(
+        mf.lines().any(|l| l.contains("tnl_push(") && l.contains("dst=192.168.50.3") && l.contains("gre(") && l.contains("key=0xc8")),
+        "no GRE tnl_push (key 0xc8 to 192.168.50.3) in dump-megaflows:\n{}",
+        diag()
+    );
     assert!(mf.contains("tnl_pop("), "no tnl_pop in dump-megaflows:\n{}", diag());
+
+    // Each side's decapsulation rule matched the transfers (2 MB is ~1450 segments of
+    // 1410 bytes, besides the pings): xvs's and OVS's OpenFlow counters.
+    for (needle, what) in [("tun_id=0x64", "vxlan"), ("tun_id=0xc8", "gre")] {
+        let xn = rule_counters(&ctl(x, &["dump-flows", "br-tun"]), needle).map_or(0, |c| c.0);
+        let mut on = 0;
+        wait_for(Duration::from_secs(5), || {
+            on = ovs.ofctl(&["--no-names", "dump-flows", "br-tun"]).ok().and_then(|d| rule_counters(&d, needle)).map_or(0, |c| c.0);
+            on >= 1000
+        });
+        eprintln!("  {what}: decapsulation rule {needle} matched {xn} packets in xvs, {on} in OVS");
+        assert!(xn >= 1000 && on >= 1000, "{what}: rule {needle} counted {xn} packets in xvs, {on} in OVS\n{}", diag());
+    }
     let neigh = ctl(x, &["tnl-neigh-show"]);
     assert!(neigh.contains("192.168.50.3"), "tnl-neigh-show lacks OVS's VTEP 192.168.50.3:\n{neigh}");
     let ovs_neigh = ovs.appctl(&["tnl/neigh/show"]).unwrap();
     assert!(ovs_neigh.contains("192.168.50.1"), "OVS's tnl/neigh/show lacks xvs's VTEP:\n{ovs_neigh}");
-    // OVS's tunnel ports counted the traffic (2 MB each way per type).
-    let stats = ovs.vsctl(&["get", "interface", "vxlan0", "statistics:rx_packets", "--", "get", "interface", "gre0", "statistics:rx_packets"]);
-    if let Ok(s) = &stats {
-        eprintln!("  OVS tunnel ports rx_packets (vxlan0, gre0): {}", s.split_whitespace().collect::<Vec<_>>().join(", "));
-    }
     eprintln!("{}", ctl(x, &["pmd-stats"]));
 
     let names: Vec<String> = lab.nss.iter().map(|n| n.name.clone()).collect();
