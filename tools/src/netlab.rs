@@ -414,3 +414,50 @@ pub fn is_root() -> bool {
 pub fn socket_path(x: &Xvsd) -> &Path {
     &x.socket
 }
+
+/// Start xvsd inside namespace `ns` (as the lab does: `ip netns exec NS xvsd --socket
+/// DIR/xvsd.sock --no-state --poll adaptive --frames 4096`), its socket and log in
+/// `dir` (reachable from the root namespace: the filesystem is shared). `ip netns exec`
+/// execs xvsd itself, so the child is xvsd; dropping the [`Xvsd`] stops it and removes
+/// `dir`. Bridges with LOCAL netdevs (br-phy) need one namespace per xvsd.
+pub fn xvsd_in_netns(ns: &Netns, dir: &Path) -> Result<Xvsd> {
+    use std::os::unix::process::CommandExt as _;
+    let exe = bin("xvsd");
+    std::fs::create_dir_all(dir)?;
+    let socket = dir.join("xvsd.sock");
+    let log = std::fs::File::create(dir.join("xvsd.log"))?;
+    let child = Command::new("ip")
+        .args(["netns", "exec", &ns.name])
+        .arg(&exe)
+        .arg("--socket")
+        .arg(&socket)
+        .args(["--no-state", "--poll", "adaptive", "--frames", "4096"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .context("starting xvsd")?;
+    let mut x = Xvsd { child, keep_dir: false, socket, dir: dir.to_path_buf() };
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(10) {
+        if x.socket.exists() && x.alive() {
+            return Ok(x);
+        }
+        if let Ok(Some(st)) = x.child.try_wait() {
+            bail!("xvsd in {} exited ({st}): {}", ns.name, x.log().trim());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    bail!("xvsd in {} did not come up: {}", ns.name, x.log().trim())
+}
+
+/// A veth pair created directly in two namespaces (`a` in `a_ns`, `b` in `b_ns`; no name
+/// ever exists in the root namespace, and deleting either namespace deletes the pair),
+/// both ends up.
+pub fn veth_between(a_ns: &Netns, a: &str, b_ns: &Netns, b: &str) -> Result<()> {
+    sh(&["ip", "link", "add", a, "netns", &a_ns.name, "type", "veth", "peer", "name", b, "netns", &b_ns.name])?;
+    a_ns.exec(&["ip", "link", "set", a, "up"])?;
+    b_ns.exec(&["ip", "link", "set", b, "up"])?;
+    Ok(())
+}
