@@ -467,7 +467,17 @@ impl Datapath {
                         continue;
                     }
                 };
-                let req = PortRequest { name: p.name.clone(), kind: Some(kind), ofport: Some(p.ofport), tag: p.tag, trunks: p.trunks.clone(), mac: None, options };
+                let vlan_mode = p.vlan_mode.as_deref().and_then(|m| crate::port::VlanMode::parse(m).ok());
+                let req = PortRequest {
+                    name: p.name.clone(),
+                    kind: Some(kind),
+                    ofport: Some(p.ofport),
+                    tag: p.tag,
+                    trunks: p.trunks.clone(),
+                    mac: None,
+                    vlan_mode,
+                    options,
+                };
                 if let Err(e) = self.add_port_inner(&b.name, req, true) {
                     tracing::error!("restoring port {} on {}: {e:#}", p.name, b.name);
                 }

@@ -32,6 +32,8 @@ pub struct PortState {
     pub tag: Option<u16>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trunks: Vec<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vlan_mode: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub options: BTreeMap<String, String>,
 }
@@ -61,7 +63,15 @@ pub fn capture(o: &Ofproto) -> State {
             .map(|p| {
                 let mut options = p.options.clone();
                 options.extend(p.kind.options());
-                PortState { name: p.name.clone(), ofport: p.ofport, kind: p.kind.type_name().into(), tag: p.tag, trunks: p.trunks.clone(), options }
+                PortState {
+                    name: p.name.clone(),
+                    ofport: p.ofport,
+                    kind: p.kind.type_name().into(),
+                    tag: p.tag,
+                    trunks: p.trunks.clone(),
+                    vlan_mode: p.vlan_mode.map(|m| m.name().to_string()),
+                    options,
+                }
             })
             .collect();
         let mut rules: Vec<_> = b.tables.iter().flat_map(|t| t.iter()).collect();

@@ -40,6 +40,47 @@ impl fmt::Display for OdpPort {
     }
 }
 
+/// How a port carries VLANs in the NORMAL switch (Open vSwitch's `vlan_mode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum VlanMode {
+    /// One VLAN (`tag`), frames untagged on the wire.
+    Access,
+    /// The VLANs in `trunks` (all if empty), tagged; untagged frames are VLAN 0.
+    Trunk,
+    /// A trunk whose untagged frames belong to the native VLAN `tag`; every frame
+    /// leaves tagged, the native VLAN's too.
+    NativeTagged,
+    /// Like native-tagged, but the native VLAN's frames leave untagged.
+    NativeUntagged,
+}
+
+impl VlanMode {
+    pub fn parse(s: &str) -> Result<VlanMode, PortError> {
+        Ok(match s {
+            "access" => VlanMode::Access,
+            "trunk" => VlanMode::Trunk,
+            "native-tagged" => VlanMode::NativeTagged,
+            "native-untagged" => VlanMode::NativeUntagged,
+            _ => return Err(PortError::BadOption("vlan_mode".into(), format!("'{s}' is not access, trunk, native-tagged or native-untagged"))),
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            VlanMode::Access => "access",
+            VlanMode::Trunk => "trunk",
+            VlanMode::NativeTagged => "native-tagged",
+            VlanMode::NativeUntagged => "native-untagged",
+        }
+    }
+
+    /// The mode a port has when none is configured: access if it has a tag, else
+    /// trunk (as in Open vSwitch).
+    pub fn effective(mode: Option<VlanMode>, tag: Option<u16>) -> VlanMode {
+        mode.unwrap_or(if tag.is_some() { VlanMode::Access } else { VlanMode::Trunk })
+    }
+}
+
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum PortError {
     #[error("unsupported port type '{0}' (afxdp, internal, patch, vxlan, gre)")]

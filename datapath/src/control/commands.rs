@@ -20,6 +20,7 @@ bridges and ports (ovs-vsctl style):
   del-br BR
   list-br
   add-port BR PORT [type=afxdp|internal|patch|vxlan|gre] [ofport=N] [tag=VLAN] [trunks=V1,V2,..]
+                   [vlan_mode=access|trunk|native-tagged|native-untagged]
                    [options:xdp-mode=native|generic] [options:peer=PORT]
                    tunnels: options:remote_ip=IP|flow [options:local_ip=IP] [options:key|in_key|out_key=N|flow]
                             [options:dst_port=4789] [options:tos=N|inherit] [options:ttl=N]
@@ -27,7 +28,7 @@ bridges and ports (ovs-vsctl style):
                    [options:steer=shared options:local_ip=IP [options:vxlan_port=4789]
                     [options:gre=true|false] [options:steer_macs=M,..] [options:steer_vlans=V,..]]
   del-port [BR] PORT
-  set-port PORT tag=VLAN|tag=[]
+  set-port PORT [tag=VLAN|tag=[]] [trunks=V1,V2|trunks=[]] [vlan_mode=access|trunk|native-tagged|native-untagged|[]]
   list-ports BR
   show
 flows (ovs-ofctl style):
@@ -123,14 +124,19 @@ fn run(dp: &mut Datapath, req: &Request) -> Result<String> {
         }
         "set-port" => {
             let name = need(rest, 0, "port name")?;
-            let kv = need(rest, 1, "tag=VLAN")?;
-            no_more(rest, 2)?;
-            let tag = match kv.strip_prefix("tag=") {
-                Some("[]") | Some("") => None,
-                Some(v) => Some(parse_vlan(v)?),
-                None => bail!("only tag=VLAN can be set on a port"),
-            };
-            dp.ofproto.set_port_tag(name, tag)?;
+            need(rest, 1, "tag=VLAN, trunks=V1,V2 or vlan_mode=MODE")?;
+            let (mut tag, mut trunks, mut mode) = (None, None, None);
+            for kv in &rest[1..] {
+                match kv.split_once('=') {
+                    Some(("tag", "[]" | "")) => tag = Some(None),
+                    Some(("tag", v)) => tag = Some(Some(parse_vlan(v)?)),
+                    Some(("trunks", v)) => trunks = Some(parse_trunks(v)?),
+                    Some(("vlan_mode", "[]" | "")) => mode = Some(None),
+                    Some(("vlan_mode", v)) => mode = Some(Some(crate::port::VlanMode::parse(v).map_err(|e| anyhow!("{e}"))?)),
+                    _ => bail!("'{kv}': set-port takes tag=VLAN, trunks=V1,V2 and vlan_mode=access|trunk|native-tagged|native-untagged"),
+                }
+            }
+            dp.ofproto.set_port_vlans(name, tag, trunks, mode)?;
             dp.publish();
             Ok(String::new())
         }
@@ -280,6 +286,10 @@ fn parse_vlan(v: &str) -> Result<u16> {
     Ok(n as u16)
 }
 
+fn parse_trunks(v: &str) -> Result<Vec<u16>> {
+    v.trim_matches(|c| c == '[' || c == ']').split(',').map(str::trim).filter(|s| !s.is_empty()).map(parse_vlan).collect()
+}
+
 fn port_request(name: &str, kvs: &[String]) -> Result<PortRequest> {
     let mut req = PortRequest { name: name.to_string(), ..Default::default() };
     let mut options = BTreeMap::new();
@@ -292,9 +302,8 @@ fn port_request(name: &str, kvs: &[String]) -> Result<PortRequest> {
                 req.ofport = Some(v.parse().map_err(|_| anyhow!("invalid ofport '{v}'"))?);
             }
             "tag" => req.tag = Some(parse_vlan(v)?),
-            "trunks" => {
-                req.trunks = v.trim_matches(|c| c == '[' || c == ']').split(',').filter(|s| !s.is_empty()).map(parse_vlan).collect::<Result<_>>()?;
-            }
+            "trunks" => req.trunks = parse_trunks(v)?,
+            "vlan_mode" => req.vlan_mode = Some(crate::port::VlanMode::parse(v).map_err(|e| anyhow!("{e}"))?),
             _ => match k.strip_prefix("options:") {
                 Some(o) => {
                     options.insert(o.to_string(), v.to_string());

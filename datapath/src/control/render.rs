@@ -25,6 +25,9 @@ pub fn show(dp: &Datapath) -> String {
             if !p.trunks.is_empty() {
                 let _ = writeln!(s, "        trunks: {:?}", p.trunks);
             }
+            if let Some(m) = p.vlan_mode {
+                let _ = writeln!(s, "        vlan_mode: {}", m.name());
+            }
             let _ = writeln!(s, "        Interface {}", p.name);
             match &p.kind {
                 PortKind::Afxdp => {

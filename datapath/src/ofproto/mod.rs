@@ -55,6 +55,8 @@ pub struct Port {
     pub kind: PortKind,
     pub tag: Option<u16>,
     pub trunks: Vec<u16>,
+    /// `vlan_mode`; None: access with a tag, trunk without.
+    pub vlan_mode: Option<crate::port::VlanMode>,
     /// Datapath port number: its own for afxdp and internal ports, the shared
     /// vport's (`vxlan_sys_4789`) for tunnel ports, none for patch ports.
     pub dp_port: Option<u32>,
@@ -111,6 +113,7 @@ pub struct PortRequest {
     pub options: BTreeMap<String, String>,
     /// MAC of an internal port's netdev.
     pub mac: Option<[u8; 6]>,
+    pub vlan_mode: Option<crate::port::VlanMode>,
 }
 
 /// Which rules a del-flows/mod-flows/dump-flows request selects.
@@ -414,6 +417,7 @@ impl Ofproto {
             kind: req.kind.unwrap_or(PortKind::Afxdp),
             tag: req.tag,
             trunks: req.trunks,
+            vlan_mode: req.vlan_mode,
             dp_port,
             options: req.options,
             mac: req.mac,
@@ -461,15 +465,38 @@ impl Ofproto {
 
     /// Change a port's access tag (`set port NAME tag=N`, or None to clear).
     pub fn set_port_tag(&mut self, name: &str, tag: Option<u16>) -> Result<(), OfError> {
-        if let Some(t) = tag {
+        self.set_port_vlans(name, Some(tag), None, None)
+    }
+
+    /// `set-port`: change any of tag, trunks and vlan_mode (None leaves one as is).
+    pub fn set_port_vlans(
+        &mut self,
+        name: &str,
+        tag: Option<Option<u16>>,
+        trunks: Option<Vec<u16>>,
+        mode: Option<Option<crate::port::VlanMode>>,
+    ) -> Result<(), OfError> {
+        if let Some(Some(t)) = tag {
             if t > 4095 {
                 return Err(OfError::BadTag(t as u32));
             }
         }
+        if let Some(t) = trunks.as_ref().and_then(|v| v.iter().find(|t| **t > 4095)) {
+            return Err(OfError::BadTag(*t as u32));
+        }
         let brname = self.find_port(name).map(|(b, _)| b.to_string()).ok_or_else(|| OfError::NoPort(name.to_string()))?;
         let b = self.bridge_mut(&brname)?;
         let ofport = b.port_by_name(name).unwrap().ofport;
-        b.ports.get_mut(&ofport).unwrap().tag = tag;
+        let p = b.ports.get_mut(&ofport).unwrap();
+        if let Some(t) = tag {
+            p.tag = t;
+        }
+        if let Some(t) = trunks {
+            p.trunks = t;
+        }
+        if let Some(m) = mode {
+            p.vlan_mode = m;
+        }
         b.mac.flush(Some(ofport));
         Ok(())
     }
@@ -641,7 +668,8 @@ impl Ofproto {
                         internal: matches!(p.kind, PortKind::Internal),
                         mac: p.mac,
                         tag: p.tag,
-                        trunks: Arc::from(p.trunks.as_slice()),
+                        trunks: Arc::from(native_trunks(p).as_slice()),
+                        vlan_mode: crate::port::VlanMode::effective(p.vlan_mode, p.tag),
                         tap: self.taps.get(&p.name).copied(),
                     },
                 );
@@ -657,6 +685,20 @@ impl Ofproto {
         let vports = self.vports.iter().map(|(v, (d, _))| (*d, *v)).collect();
         Pipeline { version: self.version, epoch: self.epoch.clone(), changes: self.changes.clone(), bridges, dp_ports, vports, tnl_ports, net: self.net.clone() }
     }
+}
+
+/// The VLANs a port trunks in NORMAL: its `trunks`; for the native modes a non-empty
+/// list also carries the native VLAN (as Open vSwitch adds it).
+fn native_trunks(p: &Port) -> Vec<u16> {
+    use crate::port::VlanMode::*;
+    let mut t = p.trunks.clone();
+    if matches!(p.vlan_mode, Some(NativeTagged | NativeUntagged)) && !t.is_empty() {
+        let native = p.tag.unwrap_or(0);
+        if !t.contains(&native) {
+            t.push(native);
+        }
+    }
+    t
 }
 
 fn validate_name(name: &str) -> Result<(), OfError> {

@@ -33,20 +33,30 @@ pub struct PortSnap {
     /// The MAC of an internal port's netdev (the source MAC of tunnel packets sent
     /// from it, the destination MAC of those it terminates).
     pub mac: Option<[u8; 6]>,
-    /// Access VLAN (`tag=`); None for trunk ports.
+    /// Access VLAN, or the native VLAN of the native modes (`tag=`).
     pub tag: Option<u16>,
     /// VLANs a trunk port carries; empty means all.
     pub trunks: Arc<[u16]>,
+    pub vlan_mode: crate::port::VlanMode,
     /// A capture running on this patch port (`DpAction::Tap` id).
     pub tap: Option<u16>,
 }
 
 impl PortSnap {
-    /// True if the port carries `vlan` (0 = untagged/native) in the NORMAL switch.
+    /// True if the port carries `vlan` in the NORMAL switch (Open vSwitch's
+    /// `xbundle_includes_vlan` for the outer VLAN).
     pub fn carries_vlan(&self, vlan: u16) -> bool {
-        match self.tag {
-            Some(t) => t == vlan,
-            None => self.trunks.is_empty() || self.trunks.contains(&vlan),
+        match self.vlan_mode {
+            crate::port::VlanMode::Access => self.tag.unwrap_or(0) == vlan,
+            _ => self.trunks.is_empty() || self.trunks.contains(&vlan),
+        }
+    }
+
+    /// The native (or access) VLAN: untagged frames belong to it.
+    pub fn native_vlan(&self) -> u16 {
+        match self.vlan_mode {
+            crate::port::VlanMode::Trunk => 0,
+            _ => self.tag.unwrap_or(0),
         }
     }
 }

@@ -3,6 +3,8 @@
 //!
 //! - A frame entering an access port belongs to the port's VLAN; a frame entering an
 //!   access port with a (non-zero) 802.1Q tag is dropped.
+//! - Native-tagged and native-untagged ports are trunks whose untagged frames belong
+//!   to the native VLAN (`tag`); native-untagged sends that VLAN's frames untagged.
 //! - A frame entering a trunk port belongs to its tag's VLAN (0 if untagged) and is
 //!   dropped if the port does not carry that VLAN.
 //! - Leaving an access port the frame is untagged; leaving a trunk it carries the
@@ -13,6 +15,7 @@
 use super::{Ctx, MacLearn};
 use crate::flow::field::Field;
 use crate::flow::key::{VLAN_CFI, VLAN_PCP_MASK, VLAN_VID_MASK};
+use crate::port::VlanMode;
 
 impl Ctx<'_> {
     /// Work out the VLAN of the current packet in the NORMAL switch and the VID of
@@ -28,24 +31,42 @@ impl Ctx<'_> {
         };
         let tci = self.flow.vlan_tci();
         let tagged_vid = if tci & VLAN_CFI != 0 { Some(tci & VLAN_VID_MASK) } else { None };
-        match port.tag {
-            Some(tag) => {
+        let inner_of = |ctx: &Self| {
+            let tci2 = ctx.flow.vlan_tci2();
+            if tci & VLAN_CFI != 0 && tci2 & VLAN_CFI != 0 {
+                tci2 & VLAN_VID_MASK
+            } else {
+                0
+            }
+        };
+        match port.vlan_mode {
+            VlanMode::Access => {
                 if matches!(tagged_vid, Some(v) if v != 0) {
                     self.trace(|| format!("NORMAL: dropping VLAN {} tagged packet received on access port {}", tagged_vid.unwrap(), port.name));
                     return None;
                 }
-                Some((tag, 0))
+                Some((port.tag.unwrap_or(0), 0))
             }
-            None => {
+            VlanMode::Trunk => {
                 let vlan = tagged_vid.unwrap_or(0);
                 if !port.carries_vlan(vlan) {
                     self.trace(|| format!("NORMAL: dropping VLAN {vlan} packet received on port {} not configured for it", port.name));
                     return None;
                 }
-                let tci2 = self.flow.vlan_tci2();
-                let inner = if tci & VLAN_CFI != 0 && tci2 & VLAN_CFI != 0 { tci2 & VLAN_VID_MASK } else { 0 };
-                Some((vlan, inner))
+                Some((vlan, inner_of(self)))
             }
+            VlanMode::NativeTagged | VlanMode::NativeUntagged => match tagged_vid {
+                // The port always carries its native VLAN: untagged (and priority
+                // tagged) frames belong to it.
+                None | Some(0) => Some((port.native_vlan(), 0)),
+                Some(vid) => {
+                    if !port.carries_vlan(vid) {
+                        self.trace(|| format!("NORMAL: dropping VLAN {vid} packet received on port {} not configured for trunking VLAN {vid}", port.name));
+                        return None;
+                    }
+                    Some((vid, inner_of(self)))
+                }
+            },
         }
     }
 
@@ -107,28 +128,30 @@ impl Ctx<'_> {
         let Some(port) = self.bridge.ports.get(&ofport).cloned() else {
             return;
         };
-        if !port.carries_vlan(vlan) || (port.tag.is_some() && inner_vid != 0) {
+        let access = port.vlan_mode == VlanMode::Access;
+        if !port.carries_vlan(vlan) || (access && inner_vid != 0) {
             return;
         }
         let saved = self.flow.vlan_tci();
-        let new_tci = if port.tag.is_some() {
-            0
+        let saved2 = self.flow.vlan_tci2();
+        let inner = saved2 & !VLAN_CFI;
+        // The inner tag (if any) as it would leave: as in Open vSwitch, a tag whose VID
+        // and PCP are both 0 is not sent at all.
+        let inner_out = if saved2 & VLAN_CFI != 0 && inner != 0 { inner | VLAN_CFI } else { 0 };
+        let untagged = access || (port.vlan_mode == VlanMode::NativeUntagged && vlan == port.native_vlan());
+        let (new_tci, new_tci2) = if access {
+            (0, 0)
+        } else if untagged {
+            // Native-untagged: the native VLAN's tag comes off; an inner tag becomes
+            // the only one.
+            (inner_out, 0)
         } else {
             // A trunk keeps the priority bits the packet came with; VLAN 0 with a
             // priority still leaves as a priority tag (VID 0), as in Open vSwitch.
             let tci = (saved & VLAN_PCP_MASK) | vlan;
-            if tci != 0 {
-                tci | VLAN_CFI
-            } else {
-                0
-            }
+            (if tci != 0 { tci | VLAN_CFI } else { 0 }, inner_out)
         };
-        let saved2 = self.flow.vlan_tci2();
-        // The inner tag (if any) goes out with a trunk; an access port sends frames
-        // without any tag. As in Open vSwitch, a tag whose VID and PCP are both 0 is
-        // not sent at all.
-        let inner = saved2 & !VLAN_CFI;
-        self.flow.set_vlan_tci2(if port.tag.is_none() && saved2 & VLAN_CFI != 0 && inner != 0 { inner | VLAN_CFI } else { 0 });
+        self.flow.set_vlan_tci2(new_tci2);
         self.flow.set_vlan_tci(new_tci);
         self.output_port(ofport);
         self.flow.set_vlan_tci(saved);

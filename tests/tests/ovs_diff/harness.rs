@@ -364,6 +364,7 @@ impl Diff {
                     trunks: p.trunks.clone(),
                     options: Default::default(),
                     mac: None,
+                    vlan_mode: None,
                 };
                 of.add_port(&b.name, req)
                     .map_err(|e| format!("xvs add_port {}: {e}", p.name))?;
