@@ -40,7 +40,8 @@ flows (ovs-ofctl style):
   dump-ports [BR [PORT]]
   fdb-show BR
 datapath (ovs-appctl style):
-  trace BR FLOW               (like ofproto/trace: tables, rules, actions, megaflow)
+  trace [--generate] BR FLOW  (like ofproto/trace: tables, rules, actions, megaflow; the flow may set
+                              registers, metadata and tunnel fields; --generate applies learning)
   capture PORT [--count N] [--seconds S] FILE.pcap   (frames received and sent on PORT)
   dump-megaflows
   flush-megaflows
@@ -241,10 +242,18 @@ fn run(dp: &mut Datapath, req: &Request) -> Result<String> {
             Ok(s)
         }
         "trace" => {
-            let br = need(rest, 0, "bridge name")?;
-            let text = need(rest, 1, "flow")?;
-            no_more(rest, 2)?;
-            trace(dp, br, text)
+            let (fl, rest) = flags(rest);
+            let mut generate = false;
+            for f in fl {
+                match f {
+                    "--generate" | "-generate" => generate = true,
+                    other => bail!("unknown option {other} (--generate)"),
+                }
+            }
+            let br = need(&rest, 0, "bridge name")?;
+            let text = need(&rest, 1, "flow")?;
+            no_more(&rest, 2)?;
+            trace(dp, br, text, generate)
         }
         "dump-megaflows" => Ok(render::megaflows(&dp.dump_megaflows())),
         "tnl-route-show" => Ok(render::tnl_routes(dp)),
@@ -326,27 +335,37 @@ fn port_request(name: &str, kvs: &[String]) -> Result<PortRequest> {
 
 /// `trace BR FLOW`: build a packet key from the flow text and translate it with a
 /// full report.
-fn trace(dp: &mut Datapath, br: &str, text: &str) -> Result<String> {
+fn trace(dp: &mut Datapath, br: &str, text: &str, generate: bool) -> Result<String> {
     let b = dp.ofproto.bridge(br)?;
     let (m, _) = parse_match(text, &b.port_names()).map_err(|e| anyhow!("{e}"))?;
     let in_ofport = crate::flow::Field::InPort.get(&m.key) as u32;
     if m.is_wild(crate::flow::Field::InPort) {
         bail!("the flow must say in_port=");
     }
-    let port = b.ports.get(&in_ofport).ok_or_else(|| anyhow!("bridge {br} has no port {in_ofport}"))?;
+    // As ofproto/trace, any in_port is accepted (NORMAL then says the port is not on
+    // the bridge); the packet starts in this bridge with the flow's registers and
+    // metadata.
+    let port = b.ports.get(&in_ofport);
     let bidx = b.idx;
     let p = dp.pipeline.load_full();
-    let mut key = m.key;
-    key.clear_xlate_words();
     let desc = crate::flow::format::format_match(&m, crate::flow::DEFAULT_PRIORITY);
     let mut t = crate::xlate::trace::Trace::new(&desc);
-    let out = match port.dp_port.filter(|_| !port.kind.is_tunnel()) {
-        Some(d) => {
-            key.set_in_port(d);
-            crate::xlate::translate_traced(&p, &key, &mut t)
+    let mut key = m.key;
+    if let Some(d) = port.and_then(|pt| pt.dp_port.filter(|_| !pt.kind.is_tunnel())) {
+        key.set_in_port(d);
+    }
+    let out = crate::xlate::translate_traced_preset(&p, &key, bidx, in_ofport, generate, &mut t);
+    if generate {
+        // Side effects: MAC learning happened in the translation; learned flows are
+        // added now (refused cleanly if a table cannot take them).
+        let mut by_bridge: std::collections::BTreeMap<usize, Vec<FlowSpec>> = Default::default();
+        for (b, s) in &out.learned {
+            by_bridge.entry(*b).or_default().push(s.clone());
         }
-        None => crate::xlate::translate_traced_from(&p, &key, bidx, in_ofport, &mut t),
-    };
+        for (b, specs) in by_bridge {
+            dp.apply_learned(b, specs);
+        }
+    }
     let mut text = t.text;
     // A tunnel pop hands the inner packet to a second pass, which depends on bytes a
     // flow does not describe: say how to follow it.

@@ -148,15 +148,37 @@ pub fn translate_traced(p: &Pipeline, key: &FlowKey, trace: &mut Trace) -> Xlate
 }
 
 /// Trace a packet entering bridge `bridge` on OpenFlow port `ofport` (which may be a
-/// patch port, with no datapath port of its own).
+/// patch port, with no datapath port of its own, or no port of the bridge at all).
 pub fn translate_traced_from(p: &Pipeline, key: &FlowKey, bridge: usize, ofport: u32, trace: &mut Trace) -> XlateOut {
     translate_inner(p, key, Some((bridge, ofport)), Some(trace), false)
+}
+
+/// Trace as `ofproto/trace` does: the translation starts in `bridge` on `ofport` with
+/// the registers and metadata of `key` (not only its packet fields), and with
+/// `generate` its side effects happen (MAC learning; learned flows are returned in
+/// `learned` for the caller to add), as `ofproto/trace -generate`.
+pub fn translate_traced_preset(p: &Pipeline, key: &FlowKey, bridge: usize, ofport: u32, generate: bool, trace: &mut Trace) -> XlateOut {
+    let mut preset = *key;
+    preset.set_in_port(ofport);
+    translate_full(p, key, Some((bridge, ofport)), Some(&preset), Some(trace), generate)
 }
 
 fn translate_inner(
     p: &Pipeline,
     key: &FlowKey,
     start: Option<(usize, u32)>,
+    trace: Option<&mut Trace>,
+    may_learn: bool,
+) -> XlateOut {
+    translate_full(p, key, start, None, trace, may_learn)
+}
+
+/// `preset`: translation-only state (registers, metadata) to start with (traces).
+fn translate_full(
+    p: &Pipeline,
+    key: &FlowKey,
+    start: Option<(usize, u32)>,
+    preset: Option<&FlowKey>,
     trace: Option<&mut Trace>,
     may_learn: bool,
 ) -> XlateOut {
@@ -195,6 +217,11 @@ fn translate_inner(
     };
     let mut flow = *key;
     flow.clear_xlate_words();
+    if let Some(pre) = preset {
+        for w in crate::flow::key::DP_WORDS..crate::flow::key::NW {
+            flow.w[w] = pre.w[w];
+        }
+    }
     flow.set_in_port(ofport);
     let mut ctx = Ctx {
         p,

@@ -13,6 +13,11 @@ use xvs::control::proto::{call, Request, DEFAULT_SOCKET};
 const HELP: &str = "usage: xvsctl [--socket PATH] [--timeout SECS] COMMAND [ARGS...]";
 
 fn main() -> ExitCode {
+    // Like any Unix filter: a closed pipe (`xvsctl dump-flows br0 | head`) ends us
+    // quietly instead of a panic on the next print.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let mut socket = std::env::var("XVS_SOCKET").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from(DEFAULT_SOCKET));
     let mut timeout = Some(Duration::from_secs(60));
@@ -38,11 +43,10 @@ fn main() -> ExitCode {
                 args.drain(..2);
             }
             Some("-h") | Some("--help") | None => {
-                println!("{HELP}");
-                let help = call(&socket, &Request { args: vec!["help".into()], input: None }, timeout);
-                if let Ok(r) = help {
-                    print!("{}", r.output);
-                }
+                // The command list is compiled in: it needs no running daemon.
+                println!("{HELP}\n\n{}", xvs::control::commands::USAGE);
+                println!("\noptions: --socket PATH (or XVS_SOCKET; default {DEFAULT_SOCKET}), --timeout SECS (0: none)");
+                let _ = timeout;
                 return ExitCode::SUCCESS;
             }
             _ => break,
