@@ -85,7 +85,7 @@ fn ctl(x: &Xvsd, host: &str, args: &[String]) -> Result<String> {
 
 /// Start xvsd inside `ns` with its control socket in `dir` (reachable from the root
 /// namespace, since the filesystem is shared).
-fn start_xvsd(ns: &Netns, dir: &Path) -> Result<Xvsd> {
+fn start_xvsd(ns: &Netns, dir: &Path, frames: u32) -> Result<Xvsd> {
     let exe = bin_dir().join("xvsd");
     if !exe.exists() {
         bail!("{} not built (run `cargo build --workspace --bins` first)", exe.display());
@@ -98,7 +98,7 @@ fn start_xvsd(ns: &Netns, dir: &Path) -> Result<Xvsd> {
         .arg(&exe)
         .arg("--socket")
         .arg(&socket)
-        .args(["--no-state", "--poll", "adaptive", "--frames", "4096"])
+        .args(["--no-state", "--poll", "adaptive", "--frames", &frames.to_string()])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log)
@@ -119,6 +119,17 @@ fn start_xvsd(ns: &Netns, dir: &Path) -> Result<Xvsd> {
         std::thread::sleep(Duration::from_millis(20));
     }
     bail!("xvsd in {} did not come up: {}", ns.name, x.log().trim())
+}
+
+/// UMEM frames for a host's xvsd: every AF_XDP socket (each bridge's LOCAL port, the
+/// uplinks, the VM ports) keeps up to `FILL_TARGET` (512) frames on its fill ring and
+/// the pool holds 512 back, and frames on the fill ring of an idle port never come
+/// back: with too few frames the ports added last (the VMs') get an empty fill ring
+/// and the kernel drops what they receive. Room for all of them and some slack.
+pub fn umem_frames(p: &HostPlan) -> u32 {
+    let bridges = 1 + 2 * p.has_tunnel as u32 + p.has_vlan as u32;
+    let sockets = bridges + p.has_tunnel as u32 + p.has_vlan as u32 + p.vm_ports.len() as u32;
+    ((sockets + 1) * 512 + 1024).next_power_of_two().max(4096)
 }
 
 /// A veth pair created directly in two namespaces (no name ever exists in the root
@@ -168,7 +179,7 @@ impl Lab {
                 u.exec(&["ethtool", "-K", &wire, "txvlan", "off"])?;
             }
             lab.hosts.push(HostRt { ns, xvsd: None });
-            let x = start_xvsd(&lab.hosts[h].ns, &lab.run.host_dir(&name)).with_context(|| format!("host {name}"))?;
+            let x = start_xvsd(&lab.hosts[h].ns, &lab.run.host_dir(&name), umem_frames(p)).with_context(|| format!("host {name}"))?;
             lab.hosts[h].xvsd = Some(x);
             for c in p.bridge_commands() {
                 ctl(lab.hosts[h].xvsd(), &name, &c)?;
