@@ -4,7 +4,7 @@
 set -euo pipefail
 
 XVS_PKGS="clang llvm libbpf-dev libelf-dev zlib1g-dev pkg-config make gcc libc6-dev m4
- iproute2 ethtool tcpdump iputils-ping procps python3 openvswitch-switch"
+ iproute2 ethtool tcpdump tshark iputils-ping procps python3 openvswitch-switch"
 
 xvs_die() { echo "error: $*" >&2; exit 1; }
 

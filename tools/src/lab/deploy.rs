@@ -85,7 +85,7 @@ fn ctl(x: &Xvsd, host: &str, args: &[String]) -> Result<String> {
 
 /// Start xvsd inside `ns` with its control socket in `dir` (reachable from the root
 /// namespace, since the filesystem is shared).
-fn start_xvsd(ns: &Netns, dir: &Path) -> Result<Xvsd> {
+fn start_xvsd(ns: &Netns, dir: &Path, frames: u32) -> Result<Xvsd> {
     let exe = bin_dir().join("xvsd");
     if !exe.exists() {
         bail!("{} not built (run `cargo build --workspace --bins` first)", exe.display());
@@ -98,7 +98,7 @@ fn start_xvsd(ns: &Netns, dir: &Path) -> Result<Xvsd> {
         .arg(&exe)
         .arg("--socket")
         .arg(&socket)
-        .args(["--no-state", "--poll", "adaptive", "--frames", "4096"])
+        .args(["--no-state", "--poll", "adaptive", "--frames", &frames.to_string()])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log)
@@ -119,6 +119,17 @@ fn start_xvsd(ns: &Netns, dir: &Path) -> Result<Xvsd> {
         std::thread::sleep(Duration::from_millis(20));
     }
     bail!("xvsd in {} did not come up: {}", ns.name, x.log().trim())
+}
+
+/// UMEM frames for a host's xvsd: every AF_XDP socket (each bridge's LOCAL port, the
+/// uplinks, the VM ports) keeps up to `FILL_TARGET` (512) frames on its fill ring and
+/// the pool holds 512 back, and frames on the fill ring of an idle port never come
+/// back: with too few frames the ports added last (the VMs') get an empty fill ring
+/// and the kernel drops what they receive. Room for all of them and some slack.
+pub fn umem_frames(p: &HostPlan) -> u32 {
+    let bridges = 1 + 2 * p.has_tunnel as u32 + p.has_vlan as u32;
+    let sockets = bridges + p.has_tunnel as u32 + p.has_vlan as u32 + p.vm_ports.len() as u32;
+    ((sockets + 1) * 512 + 1024).next_power_of_two().max(4096)
 }
 
 /// A veth pair created directly in two namespaces (no name ever exists in the root
@@ -168,7 +179,7 @@ impl Lab {
                 u.exec(&["ethtool", "-K", &wire, "txvlan", "off"])?;
             }
             lab.hosts.push(HostRt { ns, xvsd: None });
-            let x = start_xvsd(&lab.hosts[h].ns, &lab.run.host_dir(&name)).with_context(|| format!("host {name}"))?;
+            let x = start_xvsd(&lab.hosts[h].ns, &lab.run.host_dir(&name), umem_frames(p)).with_context(|| format!("host {name}"))?;
             lab.hosts[h].xvsd = Some(x);
             for c in p.bridge_commands() {
                 ctl(lab.hosts[h].xvsd(), &name, &c)?;
@@ -279,5 +290,83 @@ impl Lab {
             v.push("br-phys");
         }
         v
+    }
+}
+
+/// Running commands in a built lab, by the names the lab file uses (for tests and
+/// exploration): `"underlay"`, a host's name, or a VM's name.
+impl Lab {
+    pub fn host_index(&self, name: &str) -> Option<usize> {
+        self.topo.hosts.iter().position(|h| h.name == name)
+    }
+
+    /// The underlay namespace (the Linux bridges `underlay` and `physnet`).
+    pub fn underlay_ns(&self) -> &Netns {
+        self.underlay.as_ref().expect("lab has an underlay")
+    }
+
+    /// The namespace called `name` in the lab file: `"underlay"`, a host or a VM.
+    pub fn ns(&self, name: &str) -> Result<&Netns> {
+        if name == "underlay" {
+            return Ok(self.underlay_ns());
+        }
+        if let Some(h) = self.host_index(name) {
+            return Ok(&self.hosts[h].ns);
+        }
+        if let Some(v) = self.vm_index(name) {
+            return Ok(&self.vms[v]);
+        }
+        bail!("lab {} has no host or VM named '{name}'", self.prefix())
+    }
+
+    /// Run a command in namespace `name` (see [`Lab::ns`]); Err with its stderr if it fails.
+    pub fn exec(&self, name: &str, args: &[&str]) -> Result<String> {
+        self.ns(name)?.exec(args)
+    }
+
+    /// `xvsctl ARGS` against host `host`'s xvsd.
+    pub fn xvsctl(&self, host: &str, args: &[&str]) -> Result<String> {
+        let h = self.host_index(host).ok_or_else(|| anyhow!("lab {} has no host named '{host}'", self.prefix()))?;
+        self.hosts[h].xvsd().ctl(args).with_context(|| format!("{host}: xvsctl {}", args.join(" ")))
+    }
+
+    /// The underlay namespace's end of host `host`'s tunnel uplink veth (a port of the
+    /// `underlay` Linux bridge; its peer is `ul-tun` on the host's br-phy).
+    pub fn underlay_wire(&self, host: &str) -> String {
+        format!("t-{host}")
+    }
+
+    /// The MAC address of interface `dev` in namespace `ns`.
+    pub fn mac_of(&self, ns: &str, dev: &str) -> Result<[u8; 6]> {
+        let out = self.exec(ns, &["cat", &format!("/sys/class/net/{dev}/address")])?;
+        parse_mac(out.trim()).ok_or_else(|| anyhow!("{ns}: {dev} has no MAC address ({out})"))
+    }
+}
+
+/// "aa:bb:cc:dd:ee:ff" -> bytes.
+pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
+    let v: Vec<u8> = s.split(':').map(|x| u8::from_str_radix(x, 16)).collect::<Result<_, _>>().ok()?;
+    v.try_into().ok()
+}
+
+/// The drop counters in `xvsctl pmd-stats` output (`drops: reason=N, ...`), summed
+/// over the workers.
+pub fn parse_drops(pmd_stats: &str) -> std::collections::BTreeMap<String, u64> {
+    let mut m = std::collections::BTreeMap::new();
+    for l in pmd_stats.lines() {
+        let Some(rest) = l.trim().strip_prefix("drops:") else { continue };
+        for item in rest.split(',') {
+            if let Some((k, v)) = item.trim().split_once('=') {
+                *m.entry(k.to_string()).or_insert(0) += v.trim().parse::<u64>().unwrap_or(0);
+            }
+        }
+    }
+    m
+}
+
+impl Lab {
+    /// Host `host`'s drop counters by reason (see [`parse_drops`]).
+    pub fn drops(&self, host: &str) -> Result<std::collections::BTreeMap<String, u64>> {
+        Ok(parse_drops(&self.xvsctl(host, &["pmd-stats"])?))
     }
 }

@@ -13,6 +13,7 @@
 //! [`checks`] sends traffic, [`report`] prints the switches' counters, [`rundir`]
 //! keeps track of what a lab made (and cleans up after a killed one).
 
+pub mod capture;
 pub mod checks;
 pub mod deploy;
 pub mod flows;
@@ -151,6 +152,14 @@ pub fn run(topo: Topology, opts: &Options) -> Result<Outcome> {
     }
     drop(lab);
     Ok(Outcome { prefix, checks, report })
+}
+
+/// Build the lab a topology describes and hand it over (progress lines go to stdout):
+/// run commands in it with [`Lab::exec`] and [`Lab::xvsctl`], traffic checks from
+/// [`checks`]; dropping it (also while a test panics) stops every xvsd and removes the
+/// namespaces, veths and run directory.
+pub fn build(topo: Topology) -> Result<Lab> {
+    Lab::build(topo, &mut |s: String| println!("{s}"))
 }
 
 /// Print the plan (local VLANs, control commands, flows) without building anything.
