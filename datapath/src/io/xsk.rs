@@ -23,8 +23,25 @@ use anyhow::{anyhow, bail, Result};
 use super::ring::{ring_len, ConsRing, Mmap, ProdRing, RingOffsets, XdpDesc};
 use super::umem::{Bound, Desc, FramePool, Umem, RING_SIZE};
 
-/// Frames kept on each fill ring (the kernel copies received frames into them).
+/// Frames kept on each fill ring (the kernel copies received frames into them), at
+/// most; see [`fill_target`].
 pub const FILL_TARGET: u32 = 512;
+/// Fewest frames a fill ring works with.
+pub const FILL_MIN: u32 = 64;
+
+/// Frames each fill ring of a worker with `n_frames` UMEM frames keeps: a sixteenth of
+/// the UMEM, between `FILL_MIN` and `FILL_TARGET`. Frames on the fill ring of an idle
+/// port cannot be taken back, so every ring's share is fixed up front and a port is
+/// refused when the UMEM has no share left for it (see [`max_sockets`]), instead of
+/// leaving its fill ring empty and the kernel dropping what it receives.
+pub fn fill_target(n_frames: u32) -> u32 {
+    (n_frames / 16).clamp(FILL_MIN, FILL_TARGET)
+}
+
+/// How many sockets a worker with `n_frames` frames can keep filled.
+pub fn max_sockets(n_frames: u32) -> usize {
+    (n_frames as usize).saturating_sub(POOL_RESERVE) / fill_target(n_frames) as usize
+}
 /// Frames the pool keeps back from fill rings for copies and encapsulation.
 pub const POOL_RESERVE: usize = 512;
 
@@ -337,13 +354,15 @@ impl XskQueue {
         total
     }
 
-    /// Top the fill ring up to `FILL_TARGET` frames, keeping `POOL_RESERVE` in the pool.
+    /// Top the fill ring up to its share ([`fill_target`]), keeping `POOL_RESERVE` in
+    /// the pool.
     #[inline]
     pub fn refill(&mut self, pool: &mut FramePool, scratch: &mut Vec<Desc>) {
-        if self.fill_held >= FILL_TARGET {
+        let target = fill_target(pool.n_frames());
+        if self.fill_held >= target {
             return;
         }
-        let want = (FILL_TARGET - self.fill_held) as usize;
+        let want = (target - self.fill_held) as usize;
         let avail = pool.n_free().saturating_sub(POOL_RESERVE);
         let n = want.min(avail);
         if n < 32 && self.fill_held > 0 {

@@ -306,6 +306,18 @@ impl Worker {
     fn control(&mut self) -> bool {
         while let Ok(m) = self.rx.try_recv() {
             match m {
+                WorkerMsg::AddQueue { dp_port, q, reply } if self.socks.len() >= crate::io::xsk::max_sockets(self.pool.n_frames()) => {
+                    let n = self.pool.n_frames();
+                    // Closing the socket returns nothing: its rings never held our frames.
+                    drop(q);
+                    let _ = reply.send(Err(format!(
+                        "worker {} has {} AF_XDP sockets, as many as {n} UMEM frames keep filled ({} each); \
+                         start xvsd with more --frames for datapath port {dp_port}",
+                        self.shared.id,
+                        self.socks.len(),
+                        crate::io::xsk::fill_target(n)
+                    )));
+                }
                 WorkerMsg::AddQueue { dp_port, mut q, reply } => {
                     let fd = q.fd();
                     q.refill(&mut self.pool, &mut self.scratch);
