@@ -9,7 +9,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-60}
-command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked -q
+if ! command -v cargo-fuzz >/dev/null; then
+    echo "fuzz: installing cargo-fuzz (cargo install, a few minutes on a fresh machine)..." >&2
+    cargo install cargo-fuzz --locked -q
+fi
+echo "fuzz: building the targets..." >&2
 cd fuzz
 cargo fuzz build --sanitizer none -O >/dev/null 2>&1 || cargo fuzz build --sanitizer none -O
 status=0
