@@ -72,7 +72,7 @@ fn bridges() -> Vec<BridgeDef> {
     ]
 }
 
-fn underlay() -> Underlay {
+pub fn underlay() -> Underlay {
     Underlay {
         bridge: "br-phy".into(),
         mac: mac(PHY_MAC),
@@ -188,6 +188,15 @@ pub fn run() -> Result<Diff, String> {
     let mut p = ipv4("br-tun", 2, src, [2, 0, 0, 0, 1, 2], ip("1.1.1.1"), ip("2.2.2.2"), udp(1, 2));
     p.vlan = Some((5, 3));
     d.case("p1 tagged to vx2", &p);
+    // The outer TOS takes the inner ECN bits (CE becomes ECT(0)), also with a fixed
+    // tos option (vxopt): xvs once left them out.
+    for (last, tos) in [(0x02u8, 0x03u8), (0x02, 0xb9), (0x0a, 0x02), (0x0a, 0x03), (0x0b, 0x01)] {
+        let mut p = ipv4("br-tun", 2, src, [2, 0, 0, 0, 1, last], ip("1.1.1.1"), ip("2.2.2.2"), udp(1, 2));
+        if let L3::Ipv4 { tos: t, .. } = &mut p.l3 {
+            *t = tos;
+        }
+        d.case(&format!("p1 to ..:01:{last:02x} with TOS {tos:#04x} (ECN)"), &p);
+    }
     let mut p = arp_req("br-tun", 2, src, ip("1.1.1.1"), ip("1.1.1.2"));
     p.dst = [2, 0, 0, 0, 1, 0x0d];
     d.case("p1 ARP to the flood of tunnels", &p);
