@@ -137,17 +137,25 @@ impl Ctx<'_> {
             self.drop_hint(XlateError::TnlNeighMiss);
             return;
         };
-        let tos = match cfg.tos {
+        let is_ip = super::prereqs_ok(crate::flow::field::Prereq::Ip, &self.flow, &mut self.wc);
+        let mut tos = match cfg.tos {
             Tos::Fixed(t) => t,
             Tos::Inherit => {
-                if super::prereqs_ok(crate::flow::field::Prereq::Ip, &self.flow, &mut self.wc) {
-                    self.unwildcard(Field::NwTos);
-                    Field::NwTos.get(&self.flow) as u8
+                if is_ip {
+                    self.unwildcard(Field::IpDscp);
+                    Field::NwTos.get(&self.flow) as u8 & 0xfc
                 } else {
                     0
                 }
             }
         };
+        // As Open vSwitch's tnl_port_send: the ECN bits are always inherited from an
+        // IP inner packet, CE (congestion experienced) becoming ECT(0).
+        if is_ip {
+            self.unwildcard(Field::NwEcn);
+            let ecn = Field::NwEcn.get(&self.flow) as u8 & 3;
+            tos |= if ecn == 3 { 2 } else { ecn };
+        }
         let params = TnlParams {
             proto: cfg.proto,
             eth_dst: dst_mac,

@@ -5,9 +5,10 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::net::Ipv4Addr;
 use std::sync::Arc;
 
-use xvs::exec;
+use xvs::route::{Route, RouteTable};
 use xvs::flow::parse::{parse_flow, ParseMode};
 use xvs::flow::FlowKey;
 use xvs::odp::format_dp_actions;
@@ -30,6 +31,8 @@ pub struct PortDef {
     pub patch: Option<String>,
     pub tag: Option<u16>,
     pub trunks: Vec<u16>,
+    /// Some((type, options)) for a tunnel port (`vxlan`/`gre`, OVS's options).
+    pub tunnel: Option<(String, Vec<(String, String)>)>,
 }
 
 impl PortDef {
@@ -40,6 +43,7 @@ impl PortDef {
             patch: None,
             tag: None,
             trunks: vec![],
+            tunnel: None,
         }
     }
     pub fn access(name: &str, ofport: u32, tag: u16) -> PortDef {
@@ -54,12 +58,37 @@ impl PortDef {
             ..PortDef::plain(name, ofport)
         }
     }
+    /// A tunnel port: `ty` is `vxlan` or `gre`, `options` OVS's `options:` column.
+    pub fn tunnel(name: &str, ofport: u32, ty: &str, options: &[(&str, &str)]) -> PortDef {
+        PortDef {
+            tunnel: Some((
+                ty.into(),
+                options
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            )),
+            ..PortDef::plain(name, ofport)
+        }
+    }
     pub fn patch(name: &str, ofport: u32, peer: &str) -> PortDef {
         PortDef {
             patch: Some(peer.into()),
             ..PortDef::plain(name, ofport)
         }
     }
+}
+
+/// The underlay of native tunneling: the bridge whose LOCAL (OVS) / internal (xvs)
+/// port carries the local tunnel endpoint address, a route to its subnet through it,
+/// and static neighbours (`tnl/neigh/set`; xvs: `net.neigh.set`).
+#[derive(Clone, Debug)]
+pub struct Underlay {
+    pub bridge: String,
+    pub mac: [u8; 6],
+    pub ip: Ipv4Addr,
+    pub plen: u8,
+    pub neigh: Vec<(Ipv4Addr, [u8; 6])>,
 }
 
 #[derive(Clone, Debug)]
@@ -75,6 +104,13 @@ pub struct Fdb {
     pub port: String,
     pub vlan: u16,
     pub mac: [u8; 6],
+}
+
+/// The outer addresses of a decapsulated packet.
+#[derive(Clone, Copy, Debug)]
+pub struct Tun {
+    pub src: Ipv4Addr,
+    pub dst: Ipv4Addr,
 }
 
 /// How one case came out.
@@ -285,6 +321,9 @@ pub struct Diff {
     pub fdb: Vec<Fdb>,
     pub of: Ofproto,
     pub pipe: Pipeline,
+    pub underlay: Option<Underlay>,
+    /// (bridge, ofport) -> OVS datapath port.
+    ovs_ports: BTreeMap<(String, u32), u32>,
     ovs_dp_names: BTreeMap<u32, String>,
     xvs_dp_names: BTreeMap<u32, String>,
     pub tally: Tally,
@@ -294,6 +333,15 @@ pub struct Diff {
 
 impl Diff {
     pub fn new(scenario: &str, bridges: Vec<BridgeDef>) -> Result<Diff, String> {
+        Diff::with_underlay(scenario, bridges, None)
+    }
+
+    /// Bridges with tunnel ports and the underlay they are routed through.
+    pub fn with_underlay(
+        scenario: &str,
+        bridges: Vec<BridgeDef>,
+        underlay: Option<Underlay>,
+    ) -> Result<Diff, String> {
         let mut ovs = Ovs::start()?;
         for b in &bridges {
             let ports: Vec<OvsPort> = b
@@ -302,9 +350,13 @@ impl Diff {
                 .map(|p| OvsPort {
                     name: p.name.clone(),
                     ofport: p.ofport,
-                    ty: match &p.patch {
-                        Some(peer) => OvsPortType::Patch { peer: peer.clone() },
-                        None => OvsPortType::Dummy,
+                    ty: match (&p.patch, &p.tunnel) {
+                        (Some(peer), _) => OvsPortType::Patch { peer: peer.clone() },
+                        (None, Some((ty, options))) => OvsPortType::Tunnel {
+                            ty: ty.clone(),
+                            options: options.clone(),
+                        },
+                        (None, None) => OvsPortType::Dummy,
                     },
                     tag: p.tag,
                     trunks: p.trunks.clone(),
@@ -313,10 +365,43 @@ impl Diff {
             ovs.add_bridge(&b.name, &ports)
                 .map_err(|e| format!("{e}\n{}", ovs.log_tail()))?;
         }
+        if let Some(u) = &underlay {
+            ovs.vsctl(&[
+                "set",
+                "bridge",
+                &u.bridge,
+                &format!("other-config:hwaddr=\"{}\"", fmt_mac(&u.mac)),
+            ])?;
+            ovs.appctl(
+                "netdev-dummy/ip4addr",
+                &[&u.bridge, &format!("{}/{}", u.ip, u.plen)],
+            )?;
+            let net = u32::from(u.ip) & (u32::MAX << (32 - u.plen));
+            ovs.appctl(
+                "ovs/route/add",
+                &[&format!("{}/{}", Ipv4Addr::from(net), u.plen), &u.bridge],
+            )?;
+            for (ip, mac) in &u.neigh {
+                ovs.appctl("tnl/neigh/set", &[&u.bridge, &ip.to_string(), &fmt_mac(mac)])?;
+            }
+        }
         let dp = ovs.dp_ports()?;
         // The requested OpenFlow port numbers must have been granted.
         for b in &bridges {
             for p in &b.ports {
+                if let Some(_t) = &p.tunnel {
+                    // Tunnel ports share one datapath port: dpif/show lists one each.
+                    let of = ovs.vsctl(&["get", "interface", &p.name, "ofport"])?;
+                    if of.trim() != p.ofport.to_string() {
+                        return Err(format!(
+                            "OVS gave tunnel port {} ofport {}, not {}",
+                            p.name,
+                            of.trim(),
+                            p.ofport
+                        ));
+                    }
+                    continue;
+                }
                 if p.patch.is_none()
                     && !dp
                         .values()
@@ -329,7 +414,48 @@ impl Diff {
                 }
             }
         }
-        let ovs_dp_names = dp.into_iter().map(|(d, (_, n, _))| (d, n)).collect();
+        let ovs_ports = dp
+            .iter()
+            .map(|(d, (br, _, of))| ((br.clone(), *of), *d))
+            .collect();
+        // Tunnel ports share their datapath vport: it is named after the tunnel type
+        // (and UDP port), the same way on both sides.
+        let ovs_dp_names = dp
+            .into_iter()
+            .map(|(d, (br, n, of))| {
+                let def = bridges
+                    .iter()
+                    .find(|b| b.name == br)
+                    .and_then(|b| b.ports.iter().find(|p| p.ofport == of && p.name == n));
+                match def.and_then(|p| p.tunnel.as_ref()) {
+                    Some((ty, opts)) => {
+                        let port = opts
+                            .iter()
+                            .find(|(k, _)| k == "dst_port")
+                            .and_then(|(_, v)| v.parse().ok())
+                            .unwrap_or(4789u16);
+                        (d, vport_name(ty == "vxlan", port))
+                    }
+                    None => (d, n),
+                }
+            })
+            .collect::<BTreeMap<u32, String>>();
+        let mut ovs_ports: BTreeMap<(String, u32), u32> = ovs_ports;
+        for b in &bridges {
+            for p in &b.ports {
+                if let Some((ty, opts)) = &p.tunnel {
+                    let port = opts
+                        .iter()
+                        .find(|(k, _)| k == "dst_port")
+                        .and_then(|(_, v)| v.parse().ok())
+                        .unwrap_or(4789u16);
+                    let name = vport_name(ty == "vxlan", port);
+                    if let Some((d, _)) = ovs_dp_names.iter().find(|(_, n)| **n == name) {
+                        ovs_ports.insert((b.name.clone(), p.ofport), *d);
+                    }
+                }
+            }
+        }
         let mut d = Diff {
             scenario: scenario.to_string(),
             ovs,
@@ -339,7 +465,9 @@ impl Diff {
             of: Ofproto::new(),
             pipe: Pipeline::empty(),
             ovs_dp_names,
+            ovs_ports,
             xvs_dp_names: BTreeMap::new(),
+            underlay,
             tally: Tally::default(),
             hit: vec![],
         };
@@ -353,12 +481,19 @@ impl Diff {
         for b in &self.bridges {
             of.add_bridge(&b.name, true).map_err(|e| e.to_string())?;
             for p in &b.ports {
+                let kind = match (&p.patch, &p.tunnel) {
+                    (Some(peer), _) => PortKind::Patch { peer: peer.clone() },
+                    (None, Some((ty, opts))) => {
+                        let o = opts.iter().cloned().collect();
+                        PortKind::parse(Some(ty), &o)
+                            .map_err(|e| format!("xvs tunnel port {}: {e}", p.name))?
+                            .0
+                    }
+                    (None, None) => PortKind::Afxdp,
+                };
                 let req = PortRequest {
                     name: p.name.clone(),
-                    kind: Some(match &p.patch {
-                        Some(peer) => PortKind::Patch { peer: peer.clone() },
-                        None => PortKind::Afxdp,
-                    }),
+                    kind: Some(kind),
                     ofport: Some(p.ofport),
                     tag: p.tag,
                     trunks: p.trunks.clone(),
@@ -368,6 +503,35 @@ impl Diff {
                 };
                 of.add_port(&b.name, req)
                     .map_err(|e| format!("xvs add_port {}: {e}", p.name))?;
+            }
+        }
+        if let Some(u) = &self.underlay {
+            of.add_port(
+                &u.bridge,
+                PortRequest {
+                    name: u.bridge.clone(),
+                    ofport: Some(0xfffe),
+                    kind: Some(PortKind::Internal),
+                    mac: Some(u.mac),
+                    ..Default::default()
+                },
+            )
+            .map_err(|e| format!("xvs internal port {}: {e}", u.bridge))?;
+            let net = u32::from(u.ip) & (u32::MAX << (32 - u.plen));
+            of.net.routes.store(Arc::new(RouteTable {
+                routes: vec![Route {
+                    dst: Ipv4Addr::from(net),
+                    plen: u.plen,
+                    gateway: None,
+                    dev: u.bridge.clone(),
+                    src: None,
+                    priority: 0,
+                }],
+                addrs: vec![(u.bridge.clone(), u.ip, u.plen)],
+                links: [(u.bridge.clone(), (u.mac, 1500))].into_iter().collect(),
+            }));
+            for (ip, mac) in &u.neigh {
+                of.net.neigh.set(&u.bridge, *ip, *mac);
             }
         }
         for (br, lines) in &self.flows {
@@ -404,6 +568,12 @@ impl Diff {
                     .unwrap_or_default();
                 self.xvs_dp_names.insert(dp as u32, name);
             }
+        }
+        for (dp, v) in &self.pipe.vports {
+            self.xvs_dp_names.insert(
+                *dp,
+                vport_name(v.proto == xvs::port::TunnelProto::Vxlan, v.dst_port),
+            );
         }
         self.of = of;
         Ok(())
@@ -512,13 +682,23 @@ impl Diff {
         pkt: &Pkt,
         frame: &[u8],
         traced: bool,
+        tun: Option<Tun>,
     ) -> Result<(XlateOut, Offsets, String), String> {
-        let dp = self.xvs_dp(&pkt.bridge, pkt.in_port);
+        let dp = match tun {
+            // A decapsulated packet enters from the tunnel's vport; xvs finds the
+            // tunnel port from the metadata.
+            Some(_) => Some(self.xvs_vport(&pkt.bridge, pkt.in_port)?),
+            None => self.xvs_dp(&pkt.bridge, pkt.in_port),
+        };
         let mut key = FlowKey::ZERO;
         let ofs = extract(frame, dp.unwrap_or(u32::MAX - 1), &mut key)
             .map_err(|e| format!("xvs cannot extract the frame: {e}"))?;
         if let Some(t) = pkt.tun_id {
             xvs::flow::Field::TunId.set(&mut key, t as u128);
+        }
+        if let Some(t) = tun {
+            xvs::flow::Field::TunSrc.set(&mut key, u32::from(t.src) as u128);
+            xvs::flow::Field::TunDst.set(&mut key, u32::from(t.dst) as u128);
         }
         let mut trace = Trace::new(&pkt.trace_flow());
         let out = match dp {
@@ -536,8 +716,32 @@ impl Diff {
         Ok((out, ofs, trace.text))
     }
 
+    /// The xvs vport of the tunnel port (bridge, ofport).
+    fn xvs_vport(&self, bridge: &str, ofport: u32) -> Result<u32, String> {
+        let b = self.pipe.bridge_by_name(bridge).ok_or("no bridge")?.idx;
+        self.pipe
+            .tnl_ports
+            .iter()
+            .find(|t| t.bridge == b && t.ofport == ofport)
+            .map(|t| t.vport)
+            .ok_or_else(|| format!("{ofport} on {bridge} is not a tunnel port in xvs"))
+    }
+
     /// Run one case and tally it.
     pub fn case(&mut self, label: &str, pkt: &Pkt) -> Outcome {
+        self.case_inner(label, pkt, None)
+    }
+
+    /// A decapsulated packet arriving on the tunnel port `pkt.in_port` with tunnel id
+    /// `pkt.tun_id` from `src` to `dst`. OVS traces it as a datapath flow
+    /// `tunnel(...),in_port(<vport>)` plus the frame, which maps it to a tunnel port
+    /// as a received packet would be (`tnl_port_receive`); xvs translates a key with
+    /// in_port = its vport and the tunnel fields set.
+    pub fn case_tunnel(&mut self, label: &str, pkt: &Pkt, src: Ipv4Addr, dst: Ipv4Addr) -> Outcome {
+        self.case_inner(label, pkt, Some(Tun { src, dst }))
+    }
+
+    fn case_inner(&mut self, label: &str, pkt: &Pkt, tun: Option<Tun>) -> Outcome {
         assert!(
             self.port_def(&pkt.bridge, pkt.in_port).is_some(),
             "case {label}: no port {} on {}",
@@ -550,7 +754,25 @@ impl Diff {
 
         // Open vSwitch.
         let t0 = std::time::Instant::now();
-        let ovs_trace = match self.ovs.trace(&pkt.bridge, &flow) {
+        let traced = match tun {
+            None => self.ovs.trace(&pkt.bridge, &flow),
+            Some(t) => {
+                let vp = self
+                    .ovs_ports
+                    .get(&(pkt.bridge.clone(), pkt.in_port))
+                    .copied()
+                    .unwrap_or_else(|| panic!("{label}: no OVS port {}", pkt.in_port));
+                let id = pkt.tun_id.unwrap_or(0);
+                let odp = format!(
+                    "tunnel(tun_id={id:#x},src={},dst={},ttl=64,flags({})),in_port({vp})",
+                    t.src,
+                    t.dst,
+                    if id != 0 { "key" } else { "" }
+                );
+                self.ovs.appctl("ofproto/trace", &[&odp, &hex(&frame)])
+            }
+        };
+        let ovs_trace = match traced {
             Ok(t) => t,
             Err(e) => panic!(
                 "[{}] {label}: ofproto/trace {} {flow} failed: {e}",
@@ -565,7 +787,7 @@ impl Diff {
         }
 
         // xvs.
-        let (xo, ofs, _) = match self.xvs_translate(pkt, &frame, false) {
+        let (xo, ofs, _) = match self.xvs_translate(pkt, &frame, false, tun) {
             Ok(x) => x,
             Err(e) => panic!("[{}] {label}: {e}", self.scenario),
         };
@@ -600,10 +822,9 @@ impl Diff {
             }
         };
         let xvs_out = {
-            let mut buf = frame.clone();
-            buf.resize(frame.len() + 128, 0);
-            match exec::run_on_buffer(&mut buf, frame.len(), ofs, &xo.actions) {
-                Ok(o) => self.name_outputs(o, false),
+            let mut o = vec![];
+            match odp_parse::execute_xvs(&xo.actions, &frame, ofs, &[], &mut o) {
+                Ok(()) => self.name_outputs(o, false),
                 Err(e) => {
                     problem = format!("xvs's datapath actions fail to execute: {e}");
                     vec![]
@@ -651,7 +872,7 @@ impl Diff {
                 xvs_actions: xvs_actions.clone(),
                 xvs_error: xo.error_detail.clone(),
                 xvs_trace: self
-                    .xvs_translate(pkt, &frame, true)
+                    .xvs_translate(pkt, &frame, true, tun)
                     .map(|x| x.2)
                     .unwrap_or_default(),
                 ovs_out: ovs_out.clone(),
@@ -669,7 +890,7 @@ impl Diff {
             }
             return Outcome::Agree;
         }
-        let (xt, xvs_trace) = match self.xvs_translate(pkt, &frame, true) {
+        let (xt, xvs_trace) = match self.xvs_translate(pkt, &frame, true, tun) {
             Ok((o, _, t)) => (o, t),
             Err(e) => (XlateOut::default(), e),
         };
@@ -722,13 +943,15 @@ impl Diff {
         let mut v: Vec<(String, Vec<u8>)> = o
             .into_iter()
             .map(|(dp, f)| {
-                (
-                    names
-                        .get(&dp)
-                        .cloned()
-                        .unwrap_or_else(|| format!("dp{dp}?")),
-                    f,
-                )
+                let name = names
+                    .get(&(dp & !odp_parse::POP))
+                    .cloned()
+                    .unwrap_or_else(|| format!("dp{}?", dp & !odp_parse::POP));
+                if dp & odp_parse::POP != 0 {
+                    (format!("tnl_pop:{name}"), f)
+                } else {
+                    (name, f)
+                }
             })
             .collect();
         v.sort();
@@ -745,6 +968,15 @@ impl Diff {
             .into_iter()
             .filter(|r| !self.hit.iter().any(|h| Arc::ptr_eq(h, &r.stats)))
             .collect()
+    }
+}
+
+/// The name both sides' tunnel vports go by in outputs (`tnl_pop:` + it for pops).
+fn vport_name(vxlan: bool, port: u16) -> String {
+    if vxlan {
+        format!("vport:vxlan:{port}")
+    } else {
+        "vport:gre".into()
     }
 }
 

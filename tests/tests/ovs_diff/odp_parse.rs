@@ -12,8 +12,13 @@
 //! `set(ipv6(tclass=..,hlimit=..,label=..))`) are kept as [`OvsAct::Extra`] and
 //! executed here by hand, so that their effect is compared rather than skipped.
 //! Metadata-only sets (`skb_priority`, `skb_mark`) do not change the frame and are
-//! no-ops. Anything else (`ct`, `recirc`, `userspace`, `tnl_push`, `clone`, ...) is
-//! reported as [`Parsed::Skip`] with the reason.
+//! no-ops. Native tunneling is executed: `tnl_push(...)` prepends the outer header
+//! built from the printed fields ([`parse_tnl_push`]), `clone(...)` runs on a copy,
+//! `tnl_pop(N)` is an output of the encapsulated frame to the pseudo-port
+//! `tnl_pop:<vport>`; the UDP source port of a VXLAN header (OVS prints 0 and hashes
+//! per packet) is zeroed in outputs on both sides, everything else is compared.
+//! Anything else (`ct`, `recirc`, `userspace`, ...) is reported as [`Parsed::Skip`]
+//! with the reason.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -58,7 +63,18 @@ pub enum OvsAct {
     Extra(Extra),
     /// Changes only packet metadata (skb priority/mark): nothing to do on the frame.
     Meta(String),
+    /// `tnl_push(tnl_port(N),header(...),out_port(M))`: the outer header as printed
+    /// (IPv4 total length and checksum, UDP length are filled in per packet).
+    TnlPush { header: Vec<u8>, udp: bool },
+    /// `tnl_pop(N)`: executed as an output of the (still encapsulated) frame to the
+    /// pseudo-port `tnl_pop:<vport>` (see [`POP`]).
+    TnlPop(u32),
+    /// `clone(...)`: the actions run on a copy; the original continues unchanged.
+    Clone(Vec<OvsAct>),
 }
+
+/// Set in the port number of an output that stands for a tunnel pop.
+pub const POP: u32 = 0x8000_0000;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Parsed {
@@ -162,6 +178,18 @@ pub fn parse(text: &str) -> Parsed {
             continue;
         }
         match name {
+            "clone" => match parse(inner) {
+                Parsed::Acts(v) => acts.push(OvsAct::Clone(v)),
+                skip => return skip,
+            },
+            "tnl_pop" => match inner.parse::<u32>() {
+                Ok(n) => acts.push(OvsAct::TnlPop(n)),
+                Err(_) => return Parsed::Skip(format!("`{a}`")),
+            },
+            "tnl_push" => match parse_tnl_push(inner) {
+                Ok((header, udp)) => acts.push(OvsAct::TnlPush { header, udp }),
+                Err(e) => return Parsed::Skip(format!("cannot parse `{a}`: {e}")),
+            },
             "push_vlan" => {
                 let (mut tpid, mut vid, mut pcp, mut cfi) = (0x8100u16, 0u16, 0u16, 1u16);
                 for kv in split_top(inner) {
@@ -252,6 +280,171 @@ pub fn parse(text: &str) -> Parsed {
         }
     }
     Parsed::Acts(acts)
+}
+
+/// `key=value` pairs of a header's printed fields.
+fn kv_map(s: &str) -> Result<std::collections::BTreeMap<&str, u128>, String> {
+    let mut m = std::collections::BTreeMap::new();
+    for kv in split_top(s) {
+        let (k, v) = kv.split_once('=').ok_or_else(|| format!("no value in `{kv}`"))?;
+        m.insert(k, parse_value(v).ok_or_else(|| format!("bad value in `{kv}`"))?);
+    }
+    Ok(m)
+}
+
+fn get<'a>(m: &std::collections::BTreeMap<&'a str, u128>, k: &str) -> Result<u128, String> {
+    m.get(k).copied().ok_or_else(|| format!("no `{k}`"))
+}
+
+/// The outer header of `tnl_push(tnl_port(N),header(size=S,type=T,eth(..),ipv4(..),
+/// udp(..),vxlan(..) | gre((flags=..,proto=..),csum=..,key=..)),out_port(M))`, built
+/// from the printed fields (odp-util.c's `format_odp_tnl_push_header`), and whether it
+/// is UDP. The IPv4 identification is 0 (OVS prints none and its header template has
+/// 0); lengths and the IPv4 checksum are completed per packet.
+pub fn parse_tnl_push(inner: &str) -> Result<(Vec<u8>, bool), String> {
+    let parts = split_top(inner);
+    let hdr = parts
+        .iter()
+        .find_map(|p| call(p).filter(|(n, _)| *n == "header").map(|(_, i)| i))
+        .ok_or("no header(...)")?;
+    let mut size = None;
+    let mut b: Vec<u8> = Vec::new();
+    let mut udp = false;
+    for f in split_top(hdr) {
+        if let Some(v) = f.strip_prefix("size=") {
+            size = Some(v.parse::<usize>().map_err(|e| e.to_string())?);
+            continue;
+        }
+        if f.starts_with("type=") {
+            continue;
+        }
+        let (name, fields) = call(f).ok_or_else(|| format!("`{f}`"))?;
+        match name {
+            "eth" => {
+                let m = kv_map(fields)?;
+                b.extend_from_slice(&mac6(get(&m, "dst")?));
+                b.extend_from_slice(&mac6(get(&m, "src")?));
+                b.extend_from_slice(&(get(&m, "dl_type")? as u16).to_be_bytes());
+            }
+            "ipv4" => {
+                let m = kv_map(fields)?;
+                b.extend_from_slice(&[0x45, get(&m, "tos")? as u8, 0, 20, 0, 0]);
+                b.extend_from_slice(&(get(&m, "frag")? as u16).to_be_bytes());
+                b.extend_from_slice(&[get(&m, "ttl")? as u8, get(&m, "proto")? as u8, 0, 0]);
+                b.extend_from_slice(&(get(&m, "src")? as u32).to_be_bytes());
+                b.extend_from_slice(&(get(&m, "dst")? as u32).to_be_bytes());
+            }
+            "udp" => {
+                let m = kv_map(fields)?;
+                if get(&m, "csum")? != 0 {
+                    return Err("UDP checksums are not supported".into());
+                }
+                udp = true;
+                b.extend_from_slice(&(get(&m, "src")? as u16).to_be_bytes());
+                b.extend_from_slice(&(get(&m, "dst")? as u16).to_be_bytes());
+                b.extend_from_slice(&[0, 0, 0, 0]);
+            }
+            "vxlan" => {
+                let m = kv_map(fields)?;
+                b.extend_from_slice(&(get(&m, "flags")? as u32).to_be_bytes());
+                b.extend_from_slice(&((get(&m, "vni")? as u32) << 8).to_be_bytes());
+            }
+            "gre" => {
+                // gre((flags=0x2000,proto=0x6558),key=0x64)
+                let items = split_top(fields);
+                let (_, fp) = items
+                    .first()
+                    .and_then(|x| call(x))
+                    .ok_or("gre flags")?;
+                let m = kv_map(fp)?;
+                let flags = get(&m, "flags")? as u16;
+                b.extend_from_slice(&flags.to_be_bytes());
+                b.extend_from_slice(&(get(&m, "proto")? as u16).to_be_bytes());
+                let joined = items[1..].join(",");
+                let rest = kv_map(&joined)?;
+                if flags & 0x8000 != 0 {
+                    return Err("GRE checksums are not supported".into());
+                }
+                if flags & 0x2000 != 0 {
+                    b.extend_from_slice(&(get(&rest, "key")? as u32).to_be_bytes());
+                }
+                if flags & 0x1000 != 0 {
+                    return Err("GRE sequence numbers are not supported".into());
+                }
+            }
+            _ => return Err(format!("header `{name}`")),
+        }
+    }
+    if Some(b.len()) != size {
+        return Err(format!("built {} bytes, OVS says size={size:?}", b.len()));
+    }
+    Ok((b, udp))
+}
+
+/// Prepend an outer header built by [`parse_tnl_push`] to `frame`, completing the
+/// IPv4 total length and checksum and the UDP length; returns the new frame and, for
+/// UDP, the position of the UDP source port counted from the frame's end.
+pub fn push_header(header: &[u8], udp: bool, frame: &[u8]) -> (Vec<u8>, Option<usize>) {
+    let mut f = header.to_vec();
+    f.extend_from_slice(frame);
+    let n = f.len();
+    f[16..18].copy_from_slice(&((n - 14) as u16).to_be_bytes());
+    f[24..26].copy_from_slice(&[0, 0]);
+    let c = super::packet::ip_csum(&f[14..34]);
+    f[24..26].copy_from_slice(&c.to_be_bytes());
+    if udp {
+        f[38..40].copy_from_slice(&((n - 34) as u16).to_be_bytes());
+        (f, Some(n - 34))
+    } else {
+        (f, None)
+    }
+}
+
+/// A copy of `f` with the UDP source ports of its tunnel headers zeroed (OVS prints
+/// 0 and picks the port per packet from a hash, as xvs does with another hash).
+pub fn mask_sports(f: &[u8], sports: &[usize]) -> Vec<u8> {
+    let mut v = f.to_vec();
+    for s in sports {
+        if let Some(p) = v.len().checked_sub(*s) {
+            v[p] = 0;
+            v[p + 1] = 0;
+        }
+    }
+    v
+}
+
+/// Execute xvs's datapath actions on a copy of `frame` as the worker would (clones on
+/// copies, tunnel pops as outputs to `vport | POP`), with tunnel UDP source ports
+/// masked in the outputs.
+pub fn execute_xvs(
+    acts: &[DpAction],
+    frame: &[u8],
+    ofs: Offsets,
+    sports: &[usize],
+    out: &mut Vec<(u32, Vec<u8>)>,
+) -> Result<(), String> {
+    const HEAD: usize = 256;
+    let mut buf = vec![0u8; HEAD + frame.len() + 128];
+    buf[HEAD..HEAD + frame.len()].copy_from_slice(frame);
+    let mut pkt = PacketMut::with_headroom(&mut buf, HEAD, frame.len()).ok_or("buffer")?;
+    let mut ofs = ofs;
+    let mut sports = sports.to_vec();
+    for a in acts {
+        match a {
+            DpAction::Output(p) => out.push((*p, mask_sports(pkt.data(), &sports))),
+            DpAction::TnlPop(v) => out.push((*v | POP, mask_sports(pkt.data(), &sports))),
+            DpAction::Clone(inner) => execute_xvs(inner, pkt.data(), ofs, &sports, out)?,
+            _ => {
+                exec::apply(&mut pkt, &mut ofs, a).map_err(|e| format!("{a}: {e}"))?;
+                if let DpAction::TnlPush(t) = a {
+                    if t.header.proto == xvs::port::TunnelProto::Vxlan {
+                        sports.push(pkt.len() - 34);
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Extract the last "Datapath actions: " line of a trace.
@@ -368,16 +561,39 @@ fn step(a: &DpAction, buf: &mut [u8], len: &mut usize, ofs: &mut Offsets) -> Res
 }
 
 /// Execute OVS's datapath actions on a copy of `frame`: (datapath port, bytes) per
-/// output, in order.
+/// output, in order (tunnel pops as outputs to `vport | POP`; tunnel UDP source ports
+/// masked).
 pub fn execute(acts: &[OvsAct], frame: &[u8], ofs: Offsets) -> Result<Vec<(u32, Vec<u8>)>, String> {
+    let mut out = Vec::new();
+    execute_into(acts, frame, ofs, &[], &mut out)?;
+    Ok(out)
+}
+
+fn execute_into(
+    acts: &[OvsAct],
+    frame: &[u8],
+    ofs: Offsets,
+    sports: &[usize],
+    out: &mut Vec<(u32, Vec<u8>)>,
+) -> Result<(), String> {
     let mut buf = frame.to_vec();
     buf.resize(frame.len() + 64, 0);
     let mut len = frame.len();
     let mut ofs = ofs;
-    let mut out = Vec::new();
+    let mut sports = sports.to_vec();
     for a in acts {
         match a {
-            OvsAct::Output(p) => out.push((*p, buf[..len].to_vec())),
+            OvsAct::Output(p) => out.push((*p, mask_sports(&buf[..len], &sports))),
+            OvsAct::TnlPop(v) => out.push((*v | POP, mask_sports(&buf[..len], &sports))),
+            OvsAct::Clone(inner) => execute_into(inner, &buf[..len], ofs, &sports, out)?,
+            OvsAct::TnlPush { header, udp } => {
+                let (f, sp) = push_header(header, *udp, &buf[..len]);
+                len = f.len();
+                buf = f;
+                buf.resize(len + 64, 0);
+                sports.extend(sp);
+                ofs = Offsets { l3: 14, l4: 34 };
+            }
             OvsAct::PushVlan { tpid, tci } => step(
                 &DpAction::PushVlan {
                     tpid: *tpid,
@@ -397,7 +613,7 @@ pub fn execute(acts: &[OvsAct], frame: &[u8], ofs: Offsets) -> Result<Vec<(u32, 
             OvsAct::Meta(_) => {}
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -439,5 +655,13 @@ mod tests {
         assert_eq!(a.len(), 4);
         assert!(matches!(parse("set(skb_priority(0x3)),2"), Parsed::Acts(_)));
         assert!(matches!(parse("ct(zone=1),recirc(0x1)"), Parsed::Skip(_)));
+        let Parsed::Acts(a) = parse("clone(tnl_push(tnl_port(1),header(size=42,type=3,eth(dst=aa:55:00:00:00:03,src=02:00:00:00:00:fe,dl_type=0x0800),ipv4(src=10.0.0.1,dst=10.0.0.3,proto=47,tos=0,ttl=64,frag=0x4000),gre((flags=0x2000,proto=0x6558),key=0x64)),out_port(4)),3),tnl_pop(4789)") else {
+            panic!()
+        };
+        let OvsAct::Clone(c) = &a[0] else { panic!("{a:?}") };
+        let OvsAct::TnlPush { header, udp } = &c[0] else { panic!("{c:?}") };
+        assert_eq!((header.len(), *udp), (42, false));
+        assert_eq!(&header[34..], &[0x20, 0, 0x65, 0x58, 0, 0, 0, 0x64]);
+        assert_eq!(a[1], OvsAct::TnlPop(4789));
     }
 }

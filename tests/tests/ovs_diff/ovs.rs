@@ -68,6 +68,11 @@ fn find_bin(name: &str) -> Option<PathBuf> {
 pub enum OvsPortType {
     Dummy,
     Patch { peer: String },
+    /// `type=vxlan|gre` with `options:k=v`.
+    Tunnel {
+        ty: String,
+        options: Vec<(String, String)>,
+    },
 }
 
 /// A port row for [`Ovs::add_bridge`].
@@ -262,6 +267,12 @@ impl Ovs {
                 OvsPortType::Patch { peer } => {
                     a.push("type=patch".into());
                     a.push(format!("options:peer={peer}"));
+                }
+                OvsPortType::Tunnel { ty, options } => {
+                    a.push(format!("type={ty}"));
+                    for (k, v) in options {
+                        a.push(format!("options:{k}={v}"));
+                    }
                 }
             }
             a.push(format!("ofport_request={}", p.ofport));

@@ -385,6 +385,11 @@ fn fold(mut acc: u32) -> u16 {
     acc as u16
 }
 
+/// The internet checksum of `data` (an IPv4 header with its checksum field zeroed).
+pub fn ip_csum(data: &[u8]) -> u16 {
+    csum(0, data)
+}
+
 /// The internet checksum of `data` on top of a partial sum.
 fn csum(acc: u32, data: &[u8]) -> u16 {
     !fold(sum(acc, data))

@@ -67,6 +67,13 @@ const BRIDGES: [Br; 2] = [
     },
 ];
 
+/// Tunnel ports of br1 (key=flow: set_tunnel/tun_id choose the key), routed through
+/// the underlay bridge br-phy (see `tunnels::underlay`).
+const TUNNEL_PORTS: &[(&str, u32, &str, &[(&str, &str)])] = &[
+    ("vx1", 20, "vxlan", &[("remote_ip", "10.0.0.2"), ("key", "flow")]),
+    ("gre1", 21, "gre", &[("remote_ip", "10.0.0.3"), ("key", "flow")]),
+];
+
 fn port_name(br: usize, of: u32) -> String {
     if of == PATCH {
         format!("patch{br}")
@@ -91,12 +98,23 @@ pub fn harness() -> Result<Diff, String> {
             PATCH,
             &port_name(1 - i, PATCH),
         ));
+        if i == 1 {
+            for (n, of, ty, o) in TUNNEL_PORTS {
+                ports.push(PortDef::tunnel(n, *of, ty, o));
+            }
+        }
         defs.push(BridgeDef {
             name: b.name.into(),
             ports,
         });
     }
-    Diff::new("random", defs)
+    defs.push(BridgeDef {
+        name: "br-phy".into(),
+        ports: vec![PortDef::plain("up1", 1)],
+    });
+    let mut d = Diff::with_underlay("random", defs, Some(super::tunnels::underlay()))?;
+    d.set_flows(&[("br-phy", vec!["actions=NORMAL".into()])])?;
+    Ok(d)
 }
 
 // ------------------------------------------------------------------ pools
@@ -212,6 +230,9 @@ impl RuleGen<'_> {
     fn ports(&self) -> Vec<u32> {
         let mut v: Vec<u32> = BRIDGES[self.br].ports.iter().map(|p| p.0).collect();
         v.push(PATCH);
+        if self.br == 1 {
+            v.extend(TUNNEL_PORTS.iter().map(|t| t.1));
+        }
         v
     }
 
