@@ -109,7 +109,7 @@ fn dp_keys(keys: &[FlowKey]) -> Vec<FlowKey> {
     keys.iter()
         .map(|k| {
             let mut k = *k;
-            k.set_in_port(0);
+            k.set_in_port(0u32);
             k
         })
         .collect()

@@ -349,7 +349,7 @@ pub fn generator_keys(n: usize) -> Vec<FlowKey> {
     (0..n)
         .map(|i| {
             let mut k = FlowKey::ZERO;
-            k.set_in_port(1);
+            k.set_in_port(1u32);
             k.set_dl_src([0x02, 0x58, 0, 0, 0, 1]);
             k.set_dl_dst([0x02, 0x58, 0, 0, 0, 2]);
             Field::EthType.set(&mut k, ETH_IP);

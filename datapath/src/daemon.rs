@@ -17,6 +17,7 @@ use crate::io::xsk::XskQueue;
 use crate::ofproto::pipeline::Pipeline;
 use crate::ofproto::{Ofproto, PortKind, PortRequest};
 use crate::pmd::stats::{PortCounters, MAX_DP_PORTS};
+use crate::port::OdpPort;
 use crate::pmd::worker::{new_worker, PollMode, Upcall, WorkerConfig, WorkerMsg, WorkerShared};
 
 /// Default upcall budget per input port and second: far above what real traffic
@@ -61,7 +62,7 @@ pub struct WorkerHandle {
 
 /// An AF_XDP port: its XDP program and which worker serves which rx queue.
 pub struct DpPort {
-    pub dp_port: u32,
+    pub dp_port: OdpPort,
     pub name: String,
     pub xdp: XdpProgram,
     /// (rx queue, worker index, zero-copy)
@@ -83,9 +84,9 @@ pub struct Datapath {
     pub pipeline: Arc<ArcSwap<Pipeline>>,
     pub epoch: Arc<AtomicU64>,
     pub workers: Vec<WorkerHandle>,
-    pub ports: BTreeMap<u32, DpPort>,
+    pub ports: BTreeMap<OdpPort, DpPort>,
     /// Datapath port number -> port waiting for its netdev.
-    pub inactive: BTreeMap<u32, InactivePort>,
+    pub inactive: BTreeMap<OdpPort, InactivePort>,
     pub config: DaemonConfig,
     /// The configuration changed since the state file was last written.
     pub dirty: bool,
@@ -215,7 +216,7 @@ impl Datapath {
         let (_ofport, dp) = self.ofproto.check_add_port(br, &req)?;
         let kind = req.kind.clone().unwrap_or(PortKind::Afxdp);
         if let (PortKind::Internal, Some(dp)) = (&kind, dp) {
-            if dp as usize >= MAX_DP_PORTS {
+            if dp.0 as usize >= MAX_DP_PORTS {
                 bail!("too many ports (at most {MAX_DP_PORTS} AF_XDP ports)");
             }
             let (peer, mac) = crate::io::internal::create(&req.name)?;
@@ -231,7 +232,7 @@ impl Datapath {
             req.mac = Some(mac);
         }
         if let (PortKind::Afxdp, Some(dp)) = (&kind, dp) {
-            if dp as usize >= MAX_DP_PORTS {
+            if dp.0 as usize >= MAX_DP_PORTS {
                 bail!("too many ports (at most {MAX_DP_PORTS} AF_XDP ports)");
             }
             let mode = match req.options.get("xdp-mode") {
@@ -271,7 +272,7 @@ impl Datapath {
         Ok(())
     }
 
-    fn open_afxdp(&mut self, dp: u32, ifname: &str, mode: XdpMode, steering: Steering) -> Result<DpPort> {
+    fn open_afxdp(&mut self, dp: OdpPort, ifname: &str, mode: XdpMode, steering: Steering) -> Result<DpPort> {
         let nq = rx_queues(ifname)?;
         let nw = self.workers.len() as u32;
         if nq < nw {
@@ -305,7 +306,7 @@ impl Datapath {
                 };
                 let zc = xq.zero_copy;
                 let fd = self
-                    .ask(w, |reply| WorkerMsg::AddQueue { dp_port: dp, q: Box::new(xq), reply })?
+                    .ask(w, |reply| WorkerMsg::AddQueue { dp_port: dp.0, q: Box::new(xq), reply })?
                     .map_err(|e| anyhow!(e))?;
                 port.xdp.register(q, fd)?;
                 port.queues.push((q, w, zc));
@@ -325,7 +326,7 @@ impl Datapath {
             port.xdp.unregister(*q);
         }
         for w in 0..self.workers.len() {
-            let _ = self.ask(w, |reply| WorkerMsg::RemovePort { dp_port: port.dp_port, reply });
+            let _ = self.ask(w, |reply| WorkerMsg::RemovePort { dp_port: port.dp_port.0, reply });
         }
         drop(port); // detaches the XDP program
     }
@@ -378,10 +379,10 @@ impl Datapath {
     }
 
     /// Port counters summed over workers.
-    pub fn port_counters(&self, dp: u32) -> PortCounters {
+    pub fn port_counters(&self, dp: OdpPort) -> PortCounters {
         let mut t = PortCounters::default();
         for w in &self.workers {
-            let c = w.shared.stats.port(dp);
+            let c = w.shared.stats.port(dp.0);
             t.rx_packets += c.rx_packets;
             t.rx_bytes += c.rx_bytes;
             t.tx_packets += c.tx_packets;
@@ -430,7 +431,7 @@ impl Datapath {
     }
 
     fn retry_inactive(&mut self) {
-        let waiting: Vec<(u32, String, XdpMode, Steering)> =
+        let waiting: Vec<(OdpPort, String, XdpMode, Steering)> =
             self.inactive.iter().map(|(d, p)| (*d, p.name.clone(), p.mode, p.steering.clone())).collect();
         for (dp, name, mode, steering) in waiting {
             match self.open_afxdp(dp, &name, mode, steering) {
@@ -513,7 +514,7 @@ impl Datapath {
             .filter(|p| matches!(p.kind, PortKind::Internal))
             .map(|p| p.name.clone())
             .collect();
-        let ports: Vec<u32> = self.ports.keys().copied().collect();
+        let ports: Vec<OdpPort> = self.ports.keys().copied().collect();
         for dp in ports {
             if let Some(p) = self.ports.remove(&dp) {
                 for (q, _, _) in &p.queues {

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use crate::flow::key::fmt_mac;
 use crate::packet::tunnel::TnlHeader;
+use crate::port::OdpPort;
 
 /// Encapsulation: the prebuilt outer header and the largest inner frame the underlay
 /// takes (its MTU minus the outer IP and tunnel headers).
@@ -18,13 +19,13 @@ pub struct TnlPush {
     pub header: TnlHeader,
     pub max_inner: u16,
     /// The tunnel's datapath vport (printed as tnl_port, as Open vSwitch does).
-    pub vport: u32,
+    pub vport: OdpPort,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum DpAction {
     /// Send out of a datapath port.
-    Output(u32),
+    Output(OdpPort),
     SetEthSrc([u8; 6]),
     SetEthDst([u8; 6]),
     /// Insert an 802.1Q/802.1ad tag after the MAC addresses. `tci` has no CFI bit.
@@ -57,7 +58,7 @@ pub enum DpAction {
     /// Strip the outer headers of a packet to one of our tunnel endpoints and send the
     /// inner frame through the caches again, entering from tunnel vport `.0` with the
     /// tunnel metadata set (a recirculation).
-    TnlPop(u32),
+    TnlPop(OdpPort),
     /// Run these actions on a copy of the packet (the original is unchanged after):
     /// an encapsulation that is not the last thing done with the packet.
     Clone(Arc<[DpAction]>),
@@ -228,14 +229,14 @@ mod tests {
     fn netlink_size_groups_sets_like_ovs() {
         use DpAction::*;
         // output 8, push 8, pop 4, changed tag = pop + push 12.
-        assert_eq!(ovs_netlink_size(&[Output(1), PushVlan { tpid: 0x8100, tci: 5 }, PopVlan, SetVlanTci(7)]), 32);
+        assert_eq!(ovs_netlink_size(&[Output(OdpPort(1)), PushVlan { tpid: 0x8100, tci: 5 }, PopVlan, SetVlanTci(7)]), 32);
         // One Ethernet address: masked set (4 + 4 + 2 * 12); both: plain set (4 + 4 + 12).
         assert_eq!(ovs_netlink_size(&[SetEthDst([0; 6])]), 32);
         assert_eq!(ovs_netlink_size(&[SetEthSrc([0; 6]), SetEthDst([0; 6])]), 20);
         // Two IPv4 rewrites in a row are one masked set of struct ovs_key_ipv4 (12 bytes).
-        assert_eq!(ovs_netlink_size(&[SetIpv4Src(1), SetIpv4Ttl(3), Output(2)]), 32 + 8);
+        assert_eq!(ovs_netlink_size(&[SetIpv4Src(1), SetIpv4Ttl(3), Output(OdpPort(2))]), 32 + 8);
         // Separated by an output they are two.
-        assert_eq!(ovs_netlink_size(&[SetIpv4Src(1), Output(2), SetIpv4Ttl(3)]), 32 + 8 + 32);
+        assert_eq!(ovs_netlink_size(&[SetIpv4Src(1), Output(OdpPort(2)), SetIpv4Ttl(3)]), 32 + 8 + 32);
         assert_eq!(ovs_netlink_size(&[SetTpSrc(1), SetTpDst(2)]), 12);
         assert_eq!(ovs_netlink_size(&[SetIpv6Hlimit(1)]), 88);
         assert_eq!(ovs_netlink_size(&[SetArpOp(2)]), 56);

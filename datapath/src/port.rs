@@ -28,6 +28,18 @@ pub struct OfPort(pub u32);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct OdpPort(pub u32);
 
+impl From<OdpPort> for u32 {
+    fn from(p: OdpPort) -> u32 {
+        p.0
+    }
+}
+
+impl From<OfPort> for u32 {
+    fn from(p: OfPort) -> u32 {
+        p.0
+    }
+}
+
 impl fmt::Display for OfPort {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.0)

@@ -197,12 +197,12 @@ fn build(r: &mut Rng, n_rules: usize) -> (Ofproto, Vec<u32>) {
         let p = o
             .add_port("br0", PortRequest { name: format!("p{i}"), ofport: Some(i), tag: if i == 4 { Some(5) } else { None }, ..Default::default() })
             .unwrap();
-        dps.push(p.dp_port.unwrap());
+        dps.push(p.dp_port.unwrap().0);
     }
     o.add_port("br0", PortRequest { name: "patch0".into(), ofport: Some(5), kind: Some(PortKind::Patch { peer: "patch1".into() }), ..Default::default() }).unwrap();
     o.add_port("br1", PortRequest { name: "patch1".into(), ofport: Some(1), kind: Some(PortKind::Patch { peer: "patch0".into() }), ..Default::default() }).unwrap();
     let p = o.add_port("br1", PortRequest { name: "q1".into(), ofport: Some(2), ..Default::default() }).unwrap();
-    dps.push(p.dp_port.unwrap());
+    dps.push(p.dp_port.unwrap().0);
     let mut rules: Vec<FlowSpec> = (0..n_rules).map(|_| random_rule(r)).collect();
     for id in 0..r.below(3) as u32 {
         rules.extend(random_conjunction(r, id + 1));

@@ -13,7 +13,7 @@ use xvs::odp::DpAction;
 use xvs::ofproto::{Ofproto, PortKind, PortRequest};
 use xvs::packet::buf::PacketMut;
 use xvs::packet::extract;
-use xvs::port::TunnelProto;
+use xvs::port::{OdpPort, TunnelProto};
 use xvs::route::{Route, RouteTable};
 use xvs::xlate::{translate, XlateError};
 
@@ -25,7 +25,7 @@ fn opts(kv: &[(&str, &str)]) -> std::collections::BTreeMap<String, String> {
 }
 
 /// (ofproto, VM dp port, uplink dp port)
-fn setup() -> (Ofproto, u32, u32) {
+fn setup() -> (Ofproto, OdpPort, OdpPort) {
     let mut o = Ofproto::new();
     o.add_bridge("br-tun", true).unwrap();
     o.add_bridge("br-phy", false).unwrap();
@@ -66,15 +66,15 @@ fn inner_frame(dst_last: u8) -> Vec<u8> {
     f
 }
 
-fn key_of(frame: &[u8], in_port: u32) -> FlowKey {
+fn key_of(frame: &[u8], in_port: OdpPort) -> FlowKey {
     let mut k = FlowKey::ZERO;
-    extract(frame, in_port, &mut k).unwrap();
+    extract(frame, in_port.0, &mut k).unwrap();
     k
 }
 
 /// Run actions on a frame with 256 bytes of headroom; returns (port, bytes) per output
 /// and what tunnel pops there were.
-fn run(frame: &[u8], acts: &[DpAction]) -> Vec<(u32, Vec<u8>)> {
+fn run(frame: &[u8], acts: &[DpAction]) -> Vec<(OdpPort, Vec<u8>)> {
     let mut buf = vec![0u8; 4096];
     buf[256..256 + frame.len()].copy_from_slice(frame);
     let mut k = FlowKey::ZERO;
@@ -84,7 +84,7 @@ fn run(frame: &[u8], acts: &[DpAction]) -> Vec<(u32, Vec<u8>)> {
     for a in acts {
         match a {
             DpAction::Output(p) => out.push((*p, pkt.data().to_vec())),
-            DpAction::TnlPop(v) => out.push((1000 + v, pkt.data().to_vec())),
+            DpAction::TnlPop(v) => out.push((OdpPort(1000 + v.0), pkt.data().to_vec())),
             DpAction::Clone(inner) => out.extend(run(pkt.data(), inner)),
             _ => xvs::exec::apply(&mut pkt, &mut ofs, a).unwrap(),
         }
@@ -137,7 +137,7 @@ fn flooding_to_two_tunnels_clones_the_first() {
     let out = translate(&p, &key_of(&f, vm));
     assert!(matches!(out.actions[0], DpAction::Clone(_)), "{:?}", out.actions);
     let sent = run(&f, &out.actions);
-    let lens: Vec<(u32, usize)> = sent.iter().map(|(p, b)| (*p, b.len())).collect();
+    let lens: Vec<(OdpPort, usize)> = sent.iter().map(|(p, b)| (*p, b.len())).collect();
     assert_eq!(lens, vec![(up, 110), (up, 102)], "one VXLAN and one GRE copy of the same inner frame");
 }
 

@@ -23,7 +23,7 @@ fn bridge() -> (Ofproto, Vec<u32>) {
         let p = o
             .add_port("br0", PortRequest { name: format!("p{ofport}"), ofport: Some(ofport), tag, trunks, vlan_mode, ..Default::default() })
             .unwrap();
-        dps.push(p.dp_port.unwrap());
+        dps.push(p.dp_port.unwrap().0);
     }
     (o, dps)
 }
@@ -54,7 +54,7 @@ fn flood(from: u32, vid: Option<u16>) -> Vec<(u32, Option<u16>)> {
     let mut v: Vec<(u32, Option<u16>)> = sent
         .into_iter()
         .map(|(dp, b)| {
-            let ofport = dps.iter().position(|d| *d == dp).unwrap() as u32;
+            let ofport = dps.iter().position(|d| *d == dp.0).unwrap() as u32;
             let tag = (b[12..14] == [0x81, 0x00]).then(|| u16::from_be_bytes([b[14], b[15]]) & 0xfff);
             (ofport, tag)
         })

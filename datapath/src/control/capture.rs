@@ -100,7 +100,7 @@ pub fn run(dp: &Mutex<Datapath>, args: &[String]) -> Result<String> {
         let mut d = dp.lock().unwrap_or_else(|p| p.into_inner());
         let (_, p) = d.ofproto.find_port(&port).ok_or_else(|| anyhow!("no port named {port}"))?;
         let src = match p.dp_port {
-            Some(dpp) => Source::Port(dpp),
+            Some(dpp) => Source::Port(dpp.0),
             None => {
                 if d.ofproto.taps.contains_key(&port) {
                     bail!("a capture is already running on {port}");

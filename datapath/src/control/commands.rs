@@ -352,7 +352,7 @@ fn trace(dp: &mut Datapath, br: &str, text: &str, generate: bool) -> Result<Stri
     let mut t = crate::xlate::trace::Trace::new(&desc);
     let mut key = m.key;
     if let Some(d) = port.and_then(|pt| pt.dp_port.filter(|_| !pt.kind.is_tunnel())) {
-        key.set_in_port(d);
+        key.set_in_port(d.0);
     }
     let out = crate::xlate::translate_traced_preset(&p, &key, bidx, in_ofport, generate, &mut t);
     if generate {

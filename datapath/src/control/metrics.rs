@@ -27,9 +27,9 @@ pub fn render(dp: &Datapath) -> String {
         .ofproto
         .bridges
         .values()
-        .flat_map(|b| b.ports.values().filter_map(move |p| p.dp_port.map(|d| (b.name.clone(), p.name.clone(), d))))
+        .flat_map(|b| b.ports.values().filter_map(move |p| p.dp_port.map(|d| (b.name.clone(), p.name.clone(), d.0))))
         .collect();
-    let counters: Vec<_> = ports.iter().map(|(b, p, d)| (b, p, dp.port_counters(*d))).collect();
+    let counters: Vec<_> = ports.iter().map(|(b, p, d)| (b, p, dp.port_counters(crate::port::OdpPort(*d)))).collect();
     type Get = fn(&crate::pmd::stats::PortCounters) -> u64;
     let port_metrics: [(&str, &str, Get); 6] = [
         ("xvs_port_rx_packets_total", "frames received on the port", |c| c.rx_packets),
@@ -47,7 +47,7 @@ pub fn render(dp: &Datapath) -> String {
     }
     metric(&mut s, "xvs_port_up", "gauge", "1 when the port's netdev is open, 0 while it is retried");
     for (b, p, d) in &ports {
-        let _ = writeln!(s, "xvs_port_up{{bridge=\"{b}\",port=\"{p}\"}} {}", u8::from(!dp.inactive.contains_key(d)));
+        let _ = writeln!(s, "xvs_port_up{{bridge=\"{b}\",port=\"{p}\"}} {}", u8::from(!dp.inactive.contains_key(&crate::port::OdpPort(*d))));
     }
     metric(&mut s, "xvs_flows", "gauge", "OpenFlow rules installed, per bridge");
     for b in dp.ofproto.bridges.values() {

@@ -141,8 +141,10 @@ impl FlowKey {
         self.w[word::META] as u32
     }
     #[inline]
-    pub fn set_in_port(&mut self, p: u32) {
-        self.w[word::META] = (self.w[word::META] & !0xffff_ffff) | p as u64;
+    /// The key's in_port: a datapath port (`OdpPort`) in a datapath key, the bridge's
+    /// OpenFlow port while translating.
+    pub fn set_in_port(&mut self, p: impl Into<u32>) {
+        self.w[word::META] = (self.w[word::META] & !0xffff_ffff) | p.into() as u64;
     }
     #[inline]
     pub fn recirc_id(&self) -> u32 {

@@ -302,7 +302,7 @@ mod tests {
         assert_eq!(c.len(), 2);
 
         let mut k = FlowKey::ZERO;
-        k.set_in_port(1);
+        k.set_in_port(1u32);
         Field::EthType.set(&mut k, 0x0800);
         Field::IpProto.set(&mut k, 17);
         Field::TpDst.set(&mut k, 80);
@@ -339,7 +339,7 @@ mod tests {
         assert_eq!(c.len(), 2);
         assert_eq!(c.find_exact(&m, 5).unwrap().id, 2);
         let mut k = FlowKey::ZERO;
-        k.set_in_port(3);
+        k.set_in_port(3u32);
         let mut wc = FlowKey::ZERO;
         assert_eq!(c.lookup(&k, &mut wc).unwrap().id, 3);
     }
@@ -406,7 +406,7 @@ mod tests {
 
     fn ip_key(src: u32, dst: u32, proto: u8, sport: u16, dport: u16) -> FlowKey {
         let mut k = FlowKey::ZERO;
-        k.set_in_port(1);
+        k.set_in_port(1u32);
         Field::EthType.set(&mut k, 0x0800);
         Field::Ipv4Src.set(&mut k, src as u128);
         Field::Ipv4Dst.set(&mut k, dst as u128);
@@ -585,9 +585,9 @@ mod tests {
         kinds.sort();
         assert_eq!(kinds, vec![("hash", 1), ("port-array", 50), ("single", 1)]);
         let mut k = FlowKey::ZERO;
-        k.set_in_port(17);
+        k.set_in_port(17u32);
         assert_eq!(c.lookup(&k, &mut FlowKey::ZERO.clone()).unwrap().id, 17);
-        k.set_in_port(51);
+        k.set_in_port(51u32);
         assert_eq!(c.lookup(&k, &mut FlowKey::ZERO.clone()).unwrap().id, 100);
         k.set_vlan_tci(0x1005);
         k.set_dl_dst([0xfa, 0x16, 0x3e, 0, 0, 1]);
@@ -599,9 +599,9 @@ mod tests {
         let mut kinds = c.describe();
         kinds.sort();
         assert_eq!(kinds, vec![("hash", 1), ("hash", 51), ("single", 1)]);
-        k.set_in_port(17);
+        k.set_in_port(17u32);
         assert_eq!(c.lookup(&k, &mut FlowKey::ZERO.clone()).unwrap().id, 17);
-        k.set_in_port(0xfffe);
+        k.set_in_port(0xfffeu32);
         assert_eq!(c.lookup(&k, &mut FlowKey::ZERO.clone()).unwrap().id, 200);
     }
 

@@ -46,7 +46,7 @@ pub enum OfError {
 }
 
 pub use crate::port::PortKind;
-use crate::port::Vport;
+use crate::port::{OdpPort, Vport};
 
 #[derive(Clone, Debug)]
 pub struct Port {
@@ -59,7 +59,7 @@ pub struct Port {
     pub vlan_mode: Option<crate::port::VlanMode>,
     /// Datapath port number: its own for afxdp and internal ports, the shared
     /// vport's (`vxlan_sys_4789`) for tunnel ports, none for patch ports.
-    pub dp_port: Option<u32>,
+    pub dp_port: Option<OdpPort>,
     pub options: BTreeMap<String, String>,
     /// The MAC of an internal port's kernel netdev (set by the daemon that made it).
     pub mac: Option<[u8; 6]>,
@@ -201,10 +201,10 @@ pub struct Ofproto {
     changes: Arc<ChangeLog>,
     /// Datapath port numbers in use (afxdp and internal ports), to hand out the
     /// lowest free one.
-    dp_ports_used: BTreeMap<u32, (String, String)>,
+    dp_ports_used: BTreeMap<OdpPort, (String, String)>,
     /// Tunnel vports (one datapath port per tunnel protocol and UDP port, shared by
     /// every tunnel port of that kind): datapath port and how many ports use it.
-    pub vports: BTreeMap<Vport, (u32, usize)>,
+    pub vports: BTreeMap<Vport, (OdpPort, usize)>,
     /// Captures running on patch ports: port name -> tap id. Runtime only (not saved).
     pub taps: BTreeMap<String, u16>,
     /// Underlay routes and neighbours, shared with every snapshot.
@@ -319,7 +319,7 @@ impl Ofproto {
     }
 
     /// `del-br NAME`: returns the datapath ports that were on it (to be closed).
-    pub fn del_bridge(&mut self, name: &str) -> Result<Vec<u32>, OfError> {
+    pub fn del_bridge(&mut self, name: &str) -> Result<Vec<OdpPort>, OfError> {
         let b = self.bridges.remove(name).ok_or_else(|| OfError::NoBridge(name.to_string()))?;
         let mut dps = Vec::new();
         for p in b.ports.values() {
@@ -334,7 +334,7 @@ impl Ofproto {
 
     /// Validate an add-port request without changing anything; returns the ofport and
     /// datapath port number it would get.
-    pub fn check_add_port(&self, br: &str, req: &PortRequest) -> Result<(u32, Option<u32>), OfError> {
+    pub fn check_add_port(&self, br: &str, req: &PortRequest) -> Result<(u32, Option<OdpPort>), OfError> {
         validate_name(&req.name)?;
         let b = self.bridge(br)?;
         if let Some((obr, _)) = self.find_port(&req.name) {
@@ -387,13 +387,13 @@ impl Ofproto {
         Ok((ofport, dp))
     }
 
-    fn free_dp_port(&self) -> u32 {
-        (0..).find(|d| !self.dp_ports_used.contains_key(d)).unwrap()
+    fn free_dp_port(&self) -> OdpPort {
+        (0..).map(OdpPort).find(|d| !self.dp_ports_used.contains_key(d)).unwrap()
     }
 
     /// Forget a removed port's datapath port. Returns it if nothing else uses it
     /// (a tunnel vport stays while other tunnel ports share it).
-    fn release_dp_port(&mut self, p: &Port) -> Option<u32> {
+    fn release_dp_port(&mut self, p: &Port) -> Option<OdpPort> {
         let d = p.dp_port?;
         if let PortKind::Tunnel(t) = &p.kind {
             let v = t.vport();
@@ -651,7 +651,7 @@ impl Ofproto {
                     }
                     _ => None,
                 };
-                if let (Some(d), None) = (p.dp_port, &tunnel) {
+                if let (Some(OdpPort(d)), None) = (p.dp_port, &tunnel) {
                     if dp_ports.len() <= d as usize {
                         dp_ports.resize(d as usize + 1, None);
                     }

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
 use super::classifier::Classifier;
-use crate::port::{TunnelConfig, Vport};
+use crate::port::{OdpPort, TunnelConfig, Vport};
 use crate::route::NetState;
 use super::mac_learning::MacTable;
 use crate::cache::tags::ChangeLog;
@@ -22,8 +22,9 @@ pub const N_TABLES: usize = 255;
 pub struct PortSnap {
     pub ofport: u32,
     pub name: Arc<str>,
-    /// Datapath port for ports that send/receive frames (afxdp); None for patch ports.
-    pub dp_port: Option<u32>,
+    /// Datapath port for ports that send/receive frames (afxdp, internal; the shared
+    /// vport for tunnels); None for patch ports.
+    pub dp_port: Option<OdpPort>,
     /// For patch ports: the peer's (bridge index, OpenFlow port), if the peer exists.
     pub patch_peer: Option<(usize, u32)>,
     /// For tunnel ports: their configuration (`dp_port` is then the shared vport).
@@ -88,7 +89,7 @@ pub struct Pipeline {
     /// are not here (many OpenFlow ports share one): see `vports` and `tnl_ports`.
     pub dp_ports: Vec<Option<(usize, u32)>>,
     /// Tunnel vports by datapath port number.
-    pub vports: BTreeMap<u32, Vport>,
+    pub vports: BTreeMap<OdpPort, Vport>,
     /// Every tunnel port, for mapping a decapsulated packet to its OpenFlow port.
     pub tnl_ports: Vec<TnlPortSnap>,
     /// Underlay routes, addresses and neighbours (native tunneling).
@@ -98,7 +99,7 @@ pub struct Pipeline {
 /// A tunnel port as the receive side needs it.
 #[derive(Clone, Debug)]
 pub struct TnlPortSnap {
-    pub vport: u32,
+    pub vport: OdpPort,
     pub bridge: usize,
     pub ofport: u32,
     pub cfg: Arc<TunnelConfig>,
@@ -132,8 +133,9 @@ impl Pipeline {
         self.bridges.iter().flatten().find(|b| &*b.name == name)
     }
 
+    /// The (bridge index, OpenFlow port) of datapath port `dp`.
     #[inline]
-    pub fn dp_port(&self, dp: u32) -> Option<(usize, u32)> {
-        self.dp_ports.get(dp as usize).copied().flatten()
+    pub fn dp_port(&self, dp: OdpPort) -> Option<(usize, u32)> {
+        self.dp_ports.get(dp.0 as usize).copied().flatten()
     }
 }

@@ -25,6 +25,7 @@ use crate::odp::DpAction;
 use crate::ofproto::pipeline::Pipeline;
 use crate::packet::buf::PacketMut;
 use crate::packet::extract::{extract, Offsets};
+use crate::port::OdpPort;
 
 pub const BATCH: usize = 32;
 /// Passes through the caches one packet may take (a tunnel pop is a second pass).
@@ -595,11 +596,11 @@ impl Worker {
             match a {
                 DpAction::Output(port) => {
                     if j == last as usize {
-                        self.queue_tx(*port, desc);
+                        self.queue_tx(port.0, desc);
                         return None;
                     }
                     // Not the last output: send a copy, keep working on the original.
-                    self.send_copy(&desc, *port);
+                    self.send_copy(&desc, port.0);
                 }
                 DpAction::TnlPop(vport) => {
                     if j == last as usize {
@@ -659,8 +660,8 @@ impl Worker {
     fn rewrite(&mut self, desc: &mut Desc, ofs: &mut Offsets, a: &DpAction) -> Result<(), DropReason> {
         // A capture on a tunnel port sees the inner frame as it leaves through it.
         if let DpAction::TnlPush(p) = a {
-            if matches!(self.capture.get(p.vport as usize), Some(Some(_))) {
-                self.capture_frame(p.vport, *desc, false);
+            if matches!(self.capture.get(p.vport.0 as usize), Some(Some(_))) {
+                self.capture_frame(p.vport.0, *desc, false);
             }
         }
         // SAFETY: a frame we own, on our UMEM.
@@ -672,7 +673,7 @@ impl Worker {
 
     /// Strip a tunnel's outer headers and make the inner packet's key: it enters
     /// again from tunnel vport `vport`, with the tunnel metadata set.
-    fn tnl_pop(&mut self, in_port: u32, mut desc: Desc, vport: u32, p: &Pipeline) -> Option<(Desc, FlowKey, Offsets)> {
+    fn tnl_pop(&mut self, in_port: u32, mut desc: Desc, vport: OdpPort, p: &Pipeline) -> Option<(Desc, FlowKey, Offsets)> {
         let Some(v) = p.vports.get(&vport).copied() else {
             self.drop_rx(in_port, desc, DropReason::TnlNoPort);
             return None;
@@ -699,7 +700,7 @@ impl Worker {
         let mut key = FlowKey::ZERO;
         // SAFETY: as above.
         let frame = unsafe { self.pool.umem.frame(&desc) };
-        let ofs = match extract(frame, vport, &mut key) {
+        let ofs = match extract(frame, vport.0, &mut key) {
             Ok(o) => o,
             Err(m) => {
                 self.drop_rx(in_port, desc, DropReason::from_malformed(m));
@@ -712,12 +713,12 @@ impl Worker {
         Field::TunDst.set(&mut key, u32::from(md.dst) as u128);
         // All tunnel flags ride in the datapath key (OpenFlow's tun_flags sees oam).
         key.w[crate::flow::key::word::CT] |= (md.flags as u64) << 32;
-        if let Some(pc) = self.pc.get_mut(vport as usize) {
+        if let Some(pc) = self.pc.get_mut(vport.0 as usize) {
             pc.rx_packets += 1;
             pc.rx_bytes += desc.len as u64;
         }
-        if matches!(self.capture.get(vport as usize), Some(Some(_))) {
-            self.capture_frame(vport, desc, true);
+        if matches!(self.capture.get(vport.0 as usize), Some(Some(_))) {
+            self.capture_frame(vport.0, desc, true);
         }
         Some((desc, key, ofs))
     }
@@ -732,10 +733,10 @@ impl Worker {
             match a {
                 DpAction::Output(port) => {
                     if Some(j) == last {
-                        self.queue_tx(*port, copy);
+                        self.queue_tx(port.0, copy);
                         return;
                     }
-                    self.send_copy(&copy, *port);
+                    self.send_copy(&copy, port.0);
                 }
                 DpAction::Tap { id, rx } => self.tap(*id, *rx, &copy),
                 DpAction::TnlPop(_) | DpAction::Clone(_) => {}

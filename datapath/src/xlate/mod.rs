@@ -184,13 +184,13 @@ fn translate_full(
 ) -> XlateOut {
     let mut wc = FlowKey::ZERO;
     wc.w[word::META] = u64::MAX; // in_port and recirc_id: always exact
-    let from_tunnel = start.is_none() && p.vports.contains_key(&key.in_port());
+    let from_tunnel = start.is_none() && p.vports.contains_key(&crate::port::OdpPort(key.in_port()));
     if from_tunnel {
         // Which tunnel port: decided by the tunnel metadata.
         wc.w[word::TUN_ID] = u64::MAX;
         wc.w[word::TUN_ADDRS] = u64::MAX;
     }
-    let entry = if from_tunnel { tunnel::receive_port(p, key) } else { start.or_else(|| p.dp_port(key.in_port())) };
+    let entry = if from_tunnel { tunnel::receive_port(p, key) } else { start.or_else(|| p.dp_port(crate::port::OdpPort(key.in_port()))) };
     let Some((bidx, ofport)) = entry else {
         let (e, detail) = if from_tunnel {
             (

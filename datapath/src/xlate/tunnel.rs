@@ -45,7 +45,7 @@ pub struct NeighMiss {
 /// Open vSwitch matches them: a port with a fixed key and a fixed remote first, then
 /// key=flow, then remote_ip=flow. Returns (bridge, ofport).
 pub fn receive_port(p: &Pipeline, key: &FlowKey) -> Option<(usize, u32)> {
-    let vport = key.in_port();
+    let vport = crate::port::OdpPort(key.in_port());
     let tun_id = Field::TunId.get(key) as u64;
     let src = Ipv4Addr::from(Field::TunSrc.get(key) as u32);
     let dst = Ipv4Addr::from(Field::TunDst.get(key) as u32);
@@ -179,7 +179,7 @@ impl Ctx<'_> {
         // is flattened away).
         self.commit();
         let mark = self.out.actions.len();
-        self.out.actions.push(DpAction::TnlPush(Arc::new(TnlPush { header: header.clone(), max_inner, vport: port.dp_port.unwrap_or(0) })));
+        self.out.actions.push(DpAction::TnlPush(Arc::new(TnlPush { header: header.clone(), max_inner, vport: port.dp_port.unwrap_or_default() })));
         self.trace(|| {
             format!("output to tunnel {name}: {} key {key:#x} {src_ip} -> {remote} via {} (next hop {}, {}), continuing in bridge {}", cfg.proto.name(), hop.dev, hop.next_hop, crate::flow::key::fmt_mac(dst_mac), ub.name)
         });

@@ -571,7 +571,7 @@ impl Diff {
         }
         for (dp, v) in &self.pipe.vports {
             self.xvs_dp_names.insert(
-                *dp,
+                dp.0,
                 vport_name(v.proto == xvs::port::TunnelProto::Vxlan, v.dst_port),
             );
         }
@@ -673,7 +673,7 @@ impl Diff {
     /// The xvs datapath port of (bridge, ofport), None for patch ports.
     fn xvs_dp(&self, bridge: &str, ofport: u32) -> Option<u32> {
         let b = self.pipe.bridge_by_name(bridge)?;
-        b.ports.get(&ofport)?.dp_port
+        b.ports.get(&ofport)?.dp_port.map(|d| d.0)
     }
 
     /// xvs's translation of `pkt` (traced or not), and the extracted frame offsets.
@@ -723,7 +723,7 @@ impl Diff {
             .tnl_ports
             .iter()
             .find(|t| t.bridge == b && t.ofport == ofport)
-            .map(|t| t.vport)
+            .map(|t| t.vport.0)
             .ok_or_else(|| format!("{ofport} on {bridge} is not a tunnel port in xvs"))
     }
 

@@ -431,8 +431,8 @@ pub fn execute_xvs(
     let mut sports = sports.to_vec();
     for a in acts {
         match a {
-            DpAction::Output(p) => out.push((*p, mask_sports(pkt.data(), &sports))),
-            DpAction::TnlPop(v) => out.push((*v | POP, mask_sports(pkt.data(), &sports))),
+            DpAction::Output(p) => out.push((p.0, mask_sports(pkt.data(), &sports))),
+            DpAction::TnlPop(v) => out.push((v.0 | POP, mask_sports(pkt.data(), &sports))),
             DpAction::Clone(inner) => execute_xvs(inner, pkt.data(), ofs, &sports, out)?,
             _ => {
                 exec::apply(&mut pkt, &mut ofs, a).map_err(|e| format!("{a}: {e}"))?;
