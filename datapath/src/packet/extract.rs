@@ -137,7 +137,10 @@ const _: () = {
     assert!(arp::field::PTYPE.start == arp::field::HTYPE.end);
     assert!(arp::field::HLEN == arp::field::PTYPE.end && arp::field::PLEN == arp::field::HLEN + 1);
     assert!(arp::field::OP.start == arp::field::PLEN + 1);
-    assert!(arp::field::SHA.start == arp::field::OP.end && arp::field::SHA.end - arp::field::OP.start == 8);
+    assert!(
+        arp::field::SHA.start == arp::field::OP.end
+            && arp::field::SHA.end - arp::field::OP.start == 8
+    );
     assert!(arp::field::THA.end - arp::field::THA.start == 6);
 };
 
@@ -304,19 +307,27 @@ fn extract_l4(p: &[u8], proto: u8, v6: bool, key: &mut FlowKey) -> Result<(), Ma
             key.w[word::ARP_SHA] = (rd16(t, tcp::field::OFF_FLAGS.start) & tcp::flags::MASK) as u64;
         }
         ip_proto::UDP => {
-            let u = p.first_chunk::<{ udp::HEADER_LEN }>().ok_or(Malformed::L4)?;
+            let u = p
+                .first_chunk::<{ udp::HEADER_LEN }>()
+                .ok_or(Malformed::L4)?;
             key.w[word::NW_L4] |= rd32(u, udp::field::SRC_PORT.start) as u64;
         }
         ip_proto::SCTP => {
-            let s = p.first_chunk::<{ sctp::HEADER_LEN }>().ok_or(Malformed::L4)?;
+            let s = p
+                .first_chunk::<{ sctp::HEADER_LEN }>()
+                .ok_or(Malformed::L4)?;
             key.w[word::NW_L4] |= rd32(s, sctp::field::SRC_PORT.start) as u64;
         }
         ip_proto::ICMP if !v6 => {
-            let i = p.first_chunk::<{ icmp::HEADER_LEN }>().ok_or(Malformed::L4)?;
+            let i = p
+                .first_chunk::<{ icmp::HEADER_LEN }>()
+                .ok_or(Malformed::L4)?;
             key.w[word::NW_L4] |= (i[icmp::field::TYPE] as u64) << 16 | i[icmp::field::CODE] as u64;
         }
         ip_proto::ICMPV6 if v6 => {
-            let i = p.first_chunk::<{ icmpv6::HEADER_LEN }>().ok_or(Malformed::L4)?;
+            let i = p
+                .first_chunk::<{ icmpv6::HEADER_LEN }>()
+                .ok_or(Malformed::L4)?;
             let (ty, code) = (i[icmpv6::field::TYPE], i[icmpv6::field::CODE]);
             key.w[word::NW_L4] |= (ty as u64) << 16 | code as u64;
             if code == 0

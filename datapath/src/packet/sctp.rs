@@ -82,7 +82,9 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> SctpPacket<T> {
 mod tests {
     use super::*;
 
-    const HDR: [u8; 13] = [0x0b, 0x59, 0x0b, 0x59, 0, 0, 0, 7, 0xde, 0xad, 0xbe, 0xef, 1];
+    const HDR: [u8; 13] = [
+        0x0b, 0x59, 0x0b, 0x59, 0, 0, 0, 7, 0xde, 0xad, 0xbe, 0xef, 1,
+    ];
 
     #[test]
     fn read_write() {
