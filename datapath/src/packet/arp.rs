@@ -9,10 +9,13 @@ use super::{get16, get_arr, put16, put_arr, Truncated};
 pub const HEADER_LEN: usize = 28;
 
 pub const HTYPE_ETHERNET: u16 = 1;
+/// `hlen` and `plen` of the Ethernet/IPv4 form.
+pub const HLEN_ETHERNET: u8 = 6;
+pub const PLEN_IPV4: u8 = 4;
 pub const OP_REQUEST: u16 = 1;
 pub const OP_REPLY: u16 = 2;
 
-mod field {
+pub(crate) mod field {
     use crate::packet::Field;
     pub const HTYPE: Field = 0..2;
     pub const PTYPE: Field = 2..4;
@@ -84,8 +87,8 @@ impl<T: AsRef<[u8]>> ArpPacket<T> {
     pub fn is_eth_ipv4(&self) -> bool {
         self.htype() == HTYPE_ETHERNET
             && self.ptype() == super::ethernet::ethertype::IPV4
-            && self.hlen() == 6
-            && self.plen() == 4
+            && self.hlen() == HLEN_ETHERNET
+            && self.plen() == PLEN_IPV4
     }
 
     #[inline]

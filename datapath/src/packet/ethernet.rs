@@ -26,7 +26,7 @@ pub mod ethertype {
 
 pub const HEADER_LEN: usize = 14;
 
-mod field {
+pub(crate) mod field {
     use crate::packet::Field;
     pub const DST: Field = 0..6;
     pub const SRC: Field = 6..12;

@@ -14,10 +14,10 @@
 //! Robustness: every length is checked before use; any input returns `Ok` or a
 //! [`Malformed`] naming the drop counter, never a panic.
 
-use super::ethernet::ethertype;
+use super::ethernet::{self, ethertype};
 use super::icmpv6::{self, parse_nd_options};
-use super::ip_proto;
-use super::ipv6::walk_ext;
+use super::ipv6::{self, walk_ext};
+use super::{arp, icmp, ip_proto, ipv4, sctp, tcp, udp, vlan};
 use crate::flow::key::{mac_to_u64, word, FlowKey, FRAG_ANY, FRAG_LATER, VLAN_CFI};
 
 /// Byte offsets of the network and transport headers from the start of the frame, so
@@ -82,8 +82,9 @@ impl std::fmt::Display for Malformed {
 
 impl std::error::Error for Malformed {}
 
-// Fixed-size reads. Called with constant offsets into fixed-size arrays, so after
-// inlining the indexing is checked at compile time, not at run time.
+// Fixed-size reads. Called with constant offsets (the views' `field` constants) into
+// fixed-size arrays (of the views' `HEADER_LEN`s), so after inlining the indexing is
+// checked at compile time, not at run time.
 
 #[inline(always)]
 fn chunk<const N: usize>(b: &[u8], off: usize) -> Option<&[u8; N]> {
@@ -107,6 +108,49 @@ fn rd64<const N: usize>(b: &[u8; N], at: usize) -> u64 {
     u64::from_be_bytes(a)
 }
 
+// Several key words are one wide load across adjacent header fields, because the wire
+// order already matches the key's. These are the layout facts that relies on, checked
+// against the views at compile time.
+const _: () = {
+    use ethernet::field as eth;
+    // DL_DST_TCI: 8 bytes from dst (dst + half of src, the rest masked off).
+    assert!(eth::DST.end - eth::DST.start == 6 && eth::SRC.start == eth::DST.end);
+    // DL_SRC_TYPE: src + ethertype, 8 bytes.
+    assert!(eth::ETHERTYPE.start == eth::SRC.end && eth::ETHERTYPE.end - eth::SRC.start == 8);
+    // NW_ADDRS: IPv4 src + dst, 8 bytes.
+    assert!(ipv4::field::DST.start == ipv4::field::SRC.end);
+    assert!(ipv4::field::DST.end - ipv4::field::SRC.start == 8);
+    // IPv6 addresses as two 8-byte halves each.
+    assert!(ipv6::field::SRC.end - ipv6::field::SRC.start == 16);
+    assert!(ipv6::field::DST.end - ipv6::field::DST.start == 16);
+    assert!(icmpv6::field::ND_TARGET.end - icmpv6::field::ND_TARGET.start == 16);
+    // tp_src | tp_dst: the two ports, 4 bytes, in TCP, UDP and SCTP.
+    assert!(tcp::field::DST_PORT.start == tcp::field::SRC_PORT.end);
+    assert!(tcp::field::DST_PORT.end - tcp::field::SRC_PORT.start == 4);
+    assert!(udp::field::DST_PORT.start == udp::field::SRC_PORT.end);
+    assert!(udp::field::DST_PORT.end - udp::field::SRC_PORT.start == 4);
+    assert!(sctp::field::DST_PORT.start == sctp::field::SRC_PORT.end);
+    assert!(sctp::field::DST_PORT.end - sctp::field::SRC_PORT.start == 4);
+    // ARP: htype ptype hlen plen (6 bytes) then op; op + sha (8 bytes); spa + tha
+    // ending together 8 bytes after the low half of spa.
+    assert!(arp::field::HTYPE.end - arp::field::HTYPE.start == 2);
+    assert!(arp::field::PTYPE.start == arp::field::HTYPE.end);
+    assert!(arp::field::HLEN == arp::field::PTYPE.end && arp::field::PLEN == arp::field::HLEN + 1);
+    assert!(arp::field::OP.start == arp::field::PLEN + 1);
+    assert!(
+        arp::field::SHA.start == arp::field::OP.end
+            && arp::field::SHA.end - arp::field::OP.start == 8
+    );
+    assert!(arp::field::THA.end - arp::field::THA.start == 6);
+};
+
+/// htype, ptype, hlen, plen of Ethernet/IPv4 ARP, as the top 48 bits of a 64-bit load
+/// from the start of the header.
+const ARP_ETH_IPV4: u64 = (arp::HTYPE_ETHERNET as u64) << 32
+    | (ethertype::IPV4 as u64) << 16
+    | (arp::HLEN_ETHERNET as u64) << 8
+    | arp::PLEN_IPV4 as u64;
+
 /// The NW_L4 word without ports: nw_proto | nw_tos | nw_ttl | nw_frag.
 #[inline(always)]
 fn nw_word(proto: u8, tos: u8, ttl: u8, frag: u8) -> u64 {
@@ -124,32 +168,36 @@ pub fn extract(frame: &[u8], in_port: u32, key: &mut FlowKey) -> Result<Offsets,
     *key = FlowKey::ZERO;
     key.w[word::META] = in_port as u64;
 
-    let eth = frame.first_chunk::<14>().ok_or(Malformed::Runt)?;
-    // Bytes 0..8 are dst + the first half of src: keep dst in bits 16..64. Bytes 6..14
-    // are src + ethertype: exactly the DL_SRC_TYPE word.
-    let dst = rd64(eth, 0) & !0xffff;
-    let src = rd64(eth, 6) & !0xffff;
-    let mut dl_type = rd16(eth, 12);
+    let eth = frame
+        .first_chunk::<{ ethernet::HEADER_LEN }>()
+        .ok_or(Malformed::Runt)?;
+    // 8 bytes from dst are dst + the first half of src: keep dst in bits 16..64. The 8
+    // bytes from src are src + ethertype: exactly the DL_SRC_TYPE word.
+    let dst = rd64(eth, ethernet::field::DST.start) & !0xffff;
+    let src = rd64(eth, ethernet::field::SRC.start) & !0xffff;
+    let mut dl_type = rd16(eth, ethernet::field::ETHERTYPE.start);
     let mut tci = 0u16;
-    let mut off = 14;
+    let mut off = ethernet::HEADER_LEN;
 
     // Up to two tags, 802.1Q or 802.1ad, as Open vSwitch parses them. The outer one is
     // the OpenFlow vlan_tci; the inner one is kept for the datapath (pushing and
     // popping tags must know it). Each keeps PCP and VID, with DEI replaced by
     // "present"; whatever follows the second tag (even a third tag) is dl_type.
+    // A tag's TPID sits where the ethertype was, so the VLAN view (TCI + inner
+    // ethertype) starts at the Ethernet payload and each tag moves it by TAG_LEN.
     let mut tci2 = 0u16;
     if ethertype::is_vlan(dl_type) {
         key.w[word::DL_DST_TCI] = dst;
         key.w[word::DL_SRC_TYPE] = src | dl_type as u64;
-        let tag = chunk::<4>(frame, 14).ok_or(Malformed::Vlan)?;
-        tci = rd16(tag, 0) | VLAN_CFI;
-        dl_type = rd16(tag, 2);
-        off = 18;
+        let tag = chunk::<{ vlan::HEADER_LEN }>(frame, off).ok_or(Malformed::Vlan)?;
+        tci = rd16(tag, vlan::field::TCI.start) | VLAN_CFI;
+        dl_type = rd16(tag, vlan::field::ETHERTYPE.start);
+        off += vlan::TAG_LEN;
         if ethertype::is_vlan(dl_type) {
-            let tag = chunk::<4>(frame, 18).ok_or(Malformed::Vlan)?;
-            tci2 = rd16(tag, 0) | VLAN_CFI;
-            dl_type = rd16(tag, 2);
-            off = 22;
+            let tag = chunk::<{ vlan::HEADER_LEN }>(frame, off).ok_or(Malformed::Vlan)?;
+            tci2 = rd16(tag, vlan::field::TCI.start) | VLAN_CFI;
+            dl_type = rd16(tag, vlan::field::ETHERTYPE.start);
+            off += vlan::TAG_LEN;
         }
     }
     // An 802.3 length field, not an ethertype. (OVS would also look through an
@@ -174,28 +222,33 @@ pub fn extract(frame: &[u8], in_port: u32, key: &mut FlowKey) -> Result<Offsets,
 
 #[inline(always)]
 fn extract_ipv4(frame: &[u8], off: usize, key: &mut FlowKey) -> Result<Offsets, Malformed> {
-    let ip = chunk::<20>(frame, off).ok_or(Malformed::Ipv4)?;
-    let hl = (ip[0] & 0x0f) as usize * 4;
-    let total = rd16(ip, 2) as usize;
-    // `chunk` succeeded, so off + 20 <= frame.len(). Bytes past `total` are Ethernet
-    // padding.
-    if ip[0] >> 4 != 4 || hl < 20 || hl > total || total > frame.len() - off {
+    use ipv4::field as f;
+    let ip = chunk::<{ ipv4::MIN_HEADER_LEN }>(frame, off).ok_or(Malformed::Ipv4)?;
+    let hl = ipv4::header_len_of(ip[f::VER_IHL]);
+    let total = rd16(ip, f::TOTAL_LEN.start) as usize;
+    // `chunk` succeeded, so off + MIN_HEADER_LEN <= frame.len(). Bytes past `total`
+    // are Ethernet padding.
+    if ipv4::version_of(ip[f::VER_IHL]) != ipv4::VERSION
+        || hl < ipv4::MIN_HEADER_LEN
+        || hl > total
+        || total > frame.len() - off
+    {
         return Err(Malformed::Ipv4);
     }
     // Source then destination on the wire: the NW_ADDRS word as is.
-    key.w[word::NW_ADDRS] = rd64(ip, 12);
+    key.w[word::NW_ADDRS] = rd64(ip, f::SRC.start);
 
-    let flags_frag = rd16(ip, 6);
+    let flags_frag = rd16(ip, f::FLAGS_FRAG.start);
     let mut frag = 0;
-    if flags_frag & 0x3fff != 0 {
+    if flags_frag & (ipv4::FLAG_MF | ipv4::FRAG_OFFSET_MASK) != 0 {
         // MF or a non-zero offset: a fragment; non-zero offset: not the first.
         frag = FRAG_ANY;
-        if flags_frag & 0x1fff != 0 {
+        if flags_frag & ipv4::FRAG_OFFSET_MASK != 0 {
             frag |= FRAG_LATER;
         }
     }
-    let proto = ip[9];
-    key.w[word::NW_L4] = nw_word(proto, ip[1], ip[8], frag);
+    let proto = ip[f::PROTO];
+    key.w[word::NW_L4] = nw_word(proto, ip[f::TOS], ip[f::TTL], frag);
 
     let l3 = off as u16;
     if frag & FRAG_LATER != 0 {
@@ -204,36 +257,37 @@ fn extract_ipv4(frame: &[u8], off: usize, key: &mut FlowKey) -> Result<Offsets, 
     let l4 = off + hl;
     let payload = frame.get(l4..off + total).ok_or(Malformed::Ipv4)?;
     extract_l4(payload, proto, false, key)?;
-    // l4 <= 18 + 60: always fits.
+    // l4 <= two tags + 60 bytes of IPv4 header: always fits.
     Ok(Offsets { l3, l4: l4 as u16 })
 }
 
 #[inline(always)]
 fn extract_ipv6(frame: &[u8], off: usize, key: &mut FlowKey) -> Result<Offsets, Malformed> {
-    let ip = chunk::<40>(frame, off).ok_or(Malformed::Ipv6)?;
-    let vtc_flow = rd32(ip, 0);
-    if vtc_flow >> 28 != 6 {
+    use ipv6::field as f;
+    let ip = chunk::<{ ipv6::HEADER_LEN }>(frame, off).ok_or(Malformed::Ipv6)?;
+    let vtc_flow = rd32(ip, f::VTC_FLOW.start);
+    if ipv6::version_of(vtc_flow) != ipv6::VERSION {
         return Err(Malformed::Ipv6);
     }
-    let plen = rd16(ip, 4) as usize;
+    let plen = rd16(ip, f::PAYLOAD_LEN.start) as usize;
     let payload = frame
-        .get(off + 40..off + 40 + plen)
+        .get(off + ipv6::HEADER_LEN..off + ipv6::HEADER_LEN + plen)
         .ok_or(Malformed::Ipv6)?;
-    key.w[word::IPV6_SRC] = rd64(ip, 8);
-    key.w[word::IPV6_SRC + 1] = rd64(ip, 16);
-    key.w[word::IPV6_DST] = rd64(ip, 24);
-    key.w[word::IPV6_DST + 1] = rd64(ip, 32);
+    key.w[word::IPV6_SRC] = rd64(ip, f::SRC.start);
+    key.w[word::IPV6_SRC + 1] = rd64(ip, f::SRC.start + 8);
+    key.w[word::IPV6_DST] = rd64(ip, f::DST.start);
+    key.w[word::IPV6_DST + 1] = rd64(ip, f::DST.start + 8);
 
-    let walk = walk_ext(payload, ip[6]).map_err(|_| Malformed::Ipv6)?;
-    let tclass = (vtc_flow >> 20) as u8;
-    key.w[word::NW_L4] = nw_word(walk.proto, tclass, ip[7], walk.frag);
+    let walk = walk_ext(payload, ip[f::NEXT_HEADER]).map_err(|_| Malformed::Ipv6)?;
+    let tclass = ipv6::traffic_class_of(vtc_flow);
+    key.w[word::NW_L4] = nw_word(walk.proto, tclass, ip[f::HOP_LIMIT], walk.frag);
 
     let l3 = off as u16;
     if walk.frag & FRAG_LATER != 0 {
         return Ok(Offsets { l3, l4: 0 });
     }
     // Extension headers could in theory push the offset past u16 in a huge frame.
-    let l4 = u16::try_from(off + 40 + walk.len).map_err(|_| Malformed::Ipv6)?;
+    let l4 = u16::try_from(off + ipv6::HEADER_LEN + walk.len).map_err(|_| Malformed::Ipv6)?;
     let l4_data = payload.get(walk.len..).unwrap_or_default();
     extract_l4(l4_data, walk.proto, true, key)?;
     Ok(Offsets { l3, l4 })
@@ -245,28 +299,39 @@ fn extract_ipv6(frame: &[u8], off: usize, key: &mut FlowKey) -> Result<Offsets, 
 fn extract_l4(p: &[u8], proto: u8, v6: bool, key: &mut FlowKey) -> Result<(), Malformed> {
     match proto {
         ip_proto::TCP => {
-            let t = p.first_chunk::<20>().ok_or(Malformed::L4)?;
+            let t = p
+                .first_chunk::<{ tcp::MIN_HEADER_LEN }>()
+                .ok_or(Malformed::L4)?;
             // Source and destination port: tp_src | tp_dst as they sit on the wire.
-            key.w[word::NW_L4] |= rd32(t, 0) as u64;
-            key.w[word::ARP_SHA] = (rd16(t, 12) & 0x0fff) as u64;
+            key.w[word::NW_L4] |= rd32(t, tcp::field::SRC_PORT.start) as u64;
+            key.w[word::ARP_SHA] = (rd16(t, tcp::field::OFF_FLAGS.start) & tcp::flags::MASK) as u64;
         }
         ip_proto::UDP => {
-            let u = p.first_chunk::<8>().ok_or(Malformed::L4)?;
-            key.w[word::NW_L4] |= rd32(u, 0) as u64;
+            let u = p
+                .first_chunk::<{ udp::HEADER_LEN }>()
+                .ok_or(Malformed::L4)?;
+            key.w[word::NW_L4] |= rd32(u, udp::field::SRC_PORT.start) as u64;
         }
         ip_proto::SCTP => {
-            let s = p.first_chunk::<12>().ok_or(Malformed::L4)?;
-            key.w[word::NW_L4] |= rd32(s, 0) as u64;
+            let s = p
+                .first_chunk::<{ sctp::HEADER_LEN }>()
+                .ok_or(Malformed::L4)?;
+            key.w[word::NW_L4] |= rd32(s, sctp::field::SRC_PORT.start) as u64;
         }
         ip_proto::ICMP if !v6 => {
-            let i = p.first_chunk::<8>().ok_or(Malformed::L4)?;
-            key.w[word::NW_L4] |= (i[0] as u64) << 16 | i[1] as u64;
+            let i = p
+                .first_chunk::<{ icmp::HEADER_LEN }>()
+                .ok_or(Malformed::L4)?;
+            key.w[word::NW_L4] |= (i[icmp::field::TYPE] as u64) << 16 | i[icmp::field::CODE] as u64;
         }
         ip_proto::ICMPV6 if v6 => {
-            let i = p.first_chunk::<8>().ok_or(Malformed::L4)?;
-            key.w[word::NW_L4] |= (i[0] as u64) << 16 | i[1] as u64;
-            if i[1] == 0
-                && (i[0] == icmpv6::TYPE_NEIGHBOR_SOLICIT || i[0] == icmpv6::TYPE_NEIGHBOR_ADVERT)
+            let i = p
+                .first_chunk::<{ icmpv6::HEADER_LEN }>()
+                .ok_or(Malformed::L4)?;
+            let (ty, code) = (i[icmpv6::field::TYPE], i[icmpv6::field::CODE]);
+            key.w[word::NW_L4] |= (ty as u64) << 16 | code as u64;
+            if code == 0
+                && (ty == icmpv6::TYPE_NEIGHBOR_SOLICIT || ty == icmpv6::TYPE_NEIGHBOR_ADVERT)
             {
                 extract_nd(p, key);
             }
@@ -287,8 +352,9 @@ fn extract_nd(p: &[u8], key: &mut FlowKey) {
     let Some(ll) = parse_nd_options(opts) else {
         return;
     };
-    key.w[word::ND_TARGET] = rd64(nd, 8);
-    key.w[word::ND_TARGET + 1] = rd64(nd, 16);
+    let target = icmpv6::field::ND_TARGET.start;
+    key.w[word::ND_TARGET] = rd64(nd, target);
+    key.w[word::ND_TARGET + 1] = rd64(nd, target + 8);
     key.w[word::ARP_SHA] = mac_to_u64(ll.sll) << 16;
     // The low 16 bits hold the inner VLAN tag.
     key.w[word::ARP_THA] |= mac_to_u64(ll.tll) << 16;
@@ -296,21 +362,23 @@ fn extract_nd(p: &[u8], key: &mut FlowKey) {
 
 #[inline(always)]
 fn extract_arp(frame: &[u8], off: usize, key: &mut FlowKey) -> Result<Offsets, Malformed> {
-    let a = chunk::<28>(frame, off).ok_or(Malformed::Arp)?;
+    use arp::field as f;
+    let a = chunk::<{ arp::HEADER_LEN }>(frame, off).ok_or(Malformed::Arp)?;
     // htype 1 (Ethernet), ptype 0x0800, hlen 6, plen 4: the only form with key fields.
-    if rd64(a, 0) >> 16 == 0x0001_0800_0604 {
-        let op = rd16(a, 6);
+    if rd64(a, f::HTYPE.start) >> 16 == ARP_ETH_IPV4 {
+        let op = rd16(a, f::OP.start);
         // The key has 8 bits for the opcode (it shares nw_proto); OVS leaves larger
         // opcodes out rather than truncate them.
         if op <= 0xff {
             key.w[word::NW_L4] = (op as u64) << 56;
         }
-        key.w[word::NW_ADDRS] = (rd32(a, 14) as u64) << 32 | rd32(a, 24) as u64;
-        // Bytes 6..14 are op + sha, 16..24 the low half of spa + tha: shifting left by
-        // 16 drops the neighbour and leaves the MAC in bits 16..64.
-        key.w[word::ARP_SHA] = rd64(a, 6) << 16;
+        key.w[word::NW_ADDRS] = (rd32(a, f::SPA.start) as u64) << 32 | rd32(a, f::TPA.start) as u64;
+        // The 8 bytes from op are op + sha, the 8 bytes ending with tha are the low
+        // half of spa + tha: shifting left by 16 drops the neighbour and leaves the MAC
+        // in bits 16..64.
+        key.w[word::ARP_SHA] = rd64(a, f::OP.start) << 16;
         // The low 16 bits hold the inner VLAN tag.
-        key.w[word::ARP_THA] |= rd64(a, 16) << 16;
+        key.w[word::ARP_THA] |= rd64(a, f::THA.end - 8) << 16;
     }
     Ok(Offsets {
         l3: off as u16,

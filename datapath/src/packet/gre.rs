@@ -14,10 +14,12 @@ const FLAGS_UNSUPPORTED: u16 = 0x4000 | 0x0800 | 0x0700 | 0x00f8 | 0x0007;
 /// Transparent Ethernet bridging: the payload is an Ethernet frame.
 pub const PROTO_TEB: u16 = 0x6558;
 
-mod field {
+pub(crate) mod field {
     use crate::packet::Field;
     pub const FLAGS: Field = 0..2;
     pub const PROTO: Field = 2..4;
+    /// Present only with [`FLAG_CSUM`](super::FLAG_CSUM); followed by 2 reserved bytes.
+    pub const CHECKSUM: Field = 4..6;
 }
 
 /// A view of a GRE header.
@@ -77,7 +79,7 @@ impl<T: AsRef<[u8]>> GreHeader<T> {
     }
 
     pub fn checksum(&self) -> Option<u16> {
-        (self.flags() & FLAG_CSUM != 0).then(|| get16(self.buffer.as_ref(), 4..6))
+        (self.flags() & FLAG_CSUM != 0).then(|| get16(self.buffer.as_ref(), field::CHECKSUM))
     }
 }
 
@@ -103,7 +105,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> GreHeader<T> {
 
     /// Set the checksum word (present only with the C flag).
     pub fn set_checksum(&mut self, c: u16) {
-        put16(self.buffer.as_mut(), 4..6, c);
+        put16(self.buffer.as_mut(), field::CHECKSUM, c);
     }
 }
 

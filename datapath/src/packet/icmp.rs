@@ -11,7 +11,7 @@ pub const TYPE_DEST_UNREACHABLE: u8 = 3;
 pub const TYPE_ECHO_REQUEST: u8 = 8;
 pub const TYPE_TIME_EXCEEDED: u8 = 11;
 
-mod field {
+pub(crate) mod field {
     use crate::packet::Field;
     pub const TYPE: usize = 0;
     pub const CODE: usize = 1;

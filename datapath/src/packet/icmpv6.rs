@@ -18,7 +18,7 @@ pub const TYPE_NEIGHBOR_ADVERT: u8 = 136;
 pub const OPT_SOURCE_LLADDR: u8 = 1;
 pub const OPT_TARGET_LLADDR: u8 = 2;
 
-mod field {
+pub(crate) mod field {
     use crate::packet::Field;
     pub const TYPE: usize = 0;
     pub const CODE: usize = 1;

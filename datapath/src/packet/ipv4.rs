@@ -4,14 +4,29 @@ use super::{checksum, get16, get_arr, put16, put_arr, Truncated};
 
 /// Length of a header without options.
 pub const MIN_HEADER_LEN: usize = 20;
+/// The version nibble of an IPv4 header.
+pub const VERSION: u8 = 4;
 
 /// Flag/fragment-offset field bits.
 pub const FLAG_DF: u16 = 0x4000;
 pub const FLAG_MF: u16 = 0x2000;
 pub const FRAG_OFFSET_MASK: u16 = 0x1fff;
 
-mod field {
+/// The version in the first header byte (version(4) IHL(4)).
+#[inline(always)]
+pub const fn version_of(ver_ihl: u8) -> u8 {
+    ver_ihl >> 4
+}
+
+/// The header length in bytes that the first header byte announces (IHL * 4).
+#[inline(always)]
+pub const fn header_len_of(ver_ihl: u8) -> usize {
+    (ver_ihl & 0x0f) as usize * 4
+}
+
+pub(crate) mod field {
     use crate::packet::Field;
+    /// version(4) IHL(4)
     pub const VER_IHL: usize = 0;
     pub const TOS: usize = 1;
     pub const TOTAL_LEN: Field = 2..4;
@@ -68,7 +83,7 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
 
     #[inline]
     pub fn version(&self) -> u8 {
-        self.buffer.as_ref()[field::VER_IHL] >> 4
+        version_of(self.buffer.as_ref()[field::VER_IHL])
     }
 
     /// Header length in 32-bit words.
@@ -80,7 +95,7 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     /// Header length in bytes.
     #[inline]
     pub fn header_len(&self) -> usize {
-        self.ihl() as usize * 4
+        header_len_of(self.buffer.as_ref()[field::VER_IHL])
     }
 
     /// The whole TOS byte (DSCP in the high 6 bits, ECN in the low 2).

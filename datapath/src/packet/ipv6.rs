@@ -5,12 +5,26 @@ use super::{get16, get32, get_arr, ip_proto, put16, put32, put_arr, Truncated};
 use crate::flow::key::{FRAG_ANY, FRAG_LATER};
 
 pub const HEADER_LEN: usize = 40;
+/// The version nibble of an IPv6 header.
+pub const VERSION: u8 = 6;
 
 /// Fragment header: offset (13 bits, in 8-byte units) then 2 reserved bits then M.
 pub const FRAG_OFFSET_MASK: u16 = 0xfff8;
 pub const FRAG_MORE: u16 = 0x0001;
 
-mod field {
+/// The version in the first header word (version(4) traffic class(8) flow label(20)).
+#[inline(always)]
+pub const fn version_of(vtc_flow: u32) -> u8 {
+    (vtc_flow >> 28) as u8
+}
+
+/// The traffic class in the first header word.
+#[inline(always)]
+pub const fn traffic_class_of(vtc_flow: u32) -> u8 {
+    (vtc_flow >> 20) as u8
+}
+
+pub(crate) mod field {
     use crate::packet::Field;
     /// version(4) traffic class(8) flow label(20)
     pub const VTC_FLOW: Field = 0..4;
@@ -63,13 +77,13 @@ impl<T: AsRef<[u8]>> Ipv6Packet<T> {
 
     #[inline]
     pub fn version(&self) -> u8 {
-        (self.vtc_flow() >> 28) as u8
+        version_of(self.vtc_flow())
     }
 
     /// Traffic class: DSCP in the high 6 bits, ECN in the low 2 (like IPv4's TOS).
     #[inline]
     pub fn traffic_class(&self) -> u8 {
-        (self.vtc_flow() >> 20) as u8
+        traffic_class_of(self.vtc_flow())
     }
 
     #[inline]

@@ -3,13 +3,17 @@
 //! Layout of this module:
 //!
 //! * One small file per header ([`ethernet`], [`vlan`], [`arp`], [`ipv4`], [`ipv6`],
-//!   [`tcp`], [`udp`], [`icmp`], [`icmpv6`]). Each defines a typed view
-//!   `Xxx<T: AsRef<[u8]>> { buffer: T }` over a byte buffer, with the header's byte
-//!   ranges in a private `field` module. Getters read straight from the buffer and
-//!   setters (for `T: AsMut<[u8]>`) write straight into it: no copies, no parsing
-//!   pass. As with any unchecked view, `new_unchecked` trusts the caller and getters
-//!   index the buffer (so they panic on a too-short buffer); `new_checked` validates
-//!   the length first, after which no getter can panic.
+//!   [`tcp`], [`udp`], [`sctp`], [`icmp`], [`icmpv6`], [`vxlan`], [`gre`]). Each
+//!   defines a typed view `Xxx<T: AsRef<[u8]>> { buffer: T }` over a byte buffer, with
+//!   the header's byte ranges in a `pub(crate) field` module and its fixed length in
+//!   `HEADER_LEN` (`MIN_HEADER_LEN` when options can follow). These are the only place
+//!   a header layout is written down: [`extract`], [`rewrite`] and [`tunnel`] go
+//!   through the views or their `field` constants, never through literal offsets.
+//!   Getters read straight from the buffer and setters (for `T: AsMut<[u8]>`) write
+//!   straight into it: no copies, no parsing pass. As with any unchecked view,
+//!   `new_unchecked` trusts the caller and getters index the buffer (so they panic on
+//!   a too-short buffer); `new_checked` validates the length first, after which no
+//!   getter can panic.
 //! * [`checksum`]: the internet checksum, RFC 1624 incremental updates and
 //!   pseudo-header sums.
 //! * [`buf`]: [`PacketMut`], a packet inside a fixed-capacity frame buffer that can
@@ -33,6 +37,7 @@ pub mod icmpv6;
 pub mod ipv4;
 pub mod ipv6;
 pub mod rewrite;
+pub mod sctp;
 pub mod tcp;
 pub mod tunnel;
 pub mod udp;
@@ -74,6 +79,7 @@ pub mod ip_proto {
     pub const ICMP: u8 = 1;
     pub const TCP: u8 = 6;
     pub const UDP: u8 = 17;
+    pub const GRE: u8 = 47;
     pub const ROUTING: u8 = 43;
     pub const FRAGMENT: u8 = 44;
     pub const ICMPV6: u8 = 58;

@@ -12,12 +12,15 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+use super::arp::{self, ArpPacket};
 use super::buf::PacketMut;
 use super::checksum::{udp_nonzero, update16, update32, update_bytes};
-use super::ethernet::ethertype;
+use super::ethernet::{self, ethertype, EthernetFrame};
 use super::extract::Offsets;
-use super::ip_proto;
-use super::ipv6::walk_ext;
+use super::ipv4::{self, Ipv4Packet};
+use super::ipv6::{self, walk_ext, Ipv6Packet};
+use super::vlan::{self, VlanHeader};
+use super::{get16 as field16, get_arr, icmpv6, ip_proto, put_arr, tcp, udp, Field};
 use crate::flow::key::{FRAG_LATER, VLAN_CFI};
 
 /// Why a rewrite was not applied. The packet is unchanged when one is returned.
@@ -91,14 +94,23 @@ fn swap16(d: &mut [u8], at: usize, new: u16) -> Result<u16, RewriteError> {
 
 // ---- locating headers ----
 
+/// How far before the L3 header its ethertype starts: the ethertype is the last field
+/// of the Ethernet header and of a VLAN tag alike.
+const ETHERTYPE_BEFORE_L3: usize = ethernet::field::PAYLOAD - ethernet::field::ETHERTYPE.start;
+const _: () = assert!(vlan::field::PAYLOAD - vlan::field::ETHERTYPE.start == ETHERTYPE_BEFORE_L3);
+
+/// The Ethernet header plus one VLAN tag (TPID in the ethertype's place, then TCI and
+/// the inner ethertype).
+const TAGGED_LEN: usize = ethernet::HEADER_LEN + vlan::HEADER_LEN;
+
 /// The L3 offset, if the ethertype in front of it is one of `types`.
 #[inline]
 fn l3_of(d: &[u8], ofs: Offsets, types: &[u16]) -> Result<usize, RewriteError> {
     let l3 = ofs.l3 as usize;
-    if l3 < 14 {
+    if l3 < ethernet::HEADER_LEN {
         return Err(NoHeader);
     }
-    let t = get16(d, l3 - 2)?;
+    let t = get16(d, l3 - ETHERTYPE_BEFORE_L3)?;
     if !types.contains(&t) {
         return Err(NoHeader);
     }
@@ -110,12 +122,12 @@ fn l3_of(d: &[u8], ofs: Offsets, types: &[u16]) -> Result<usize, RewriteError> {
 #[inline]
 fn ipv4_at(d: &[u8], ofs: Offsets) -> Result<usize, RewriteError> {
     let l3 = l3_of(d, ofs, &[ethertype::IPV4])?;
-    let h = bytes::<20>(d, l3)?;
-    if h[0] >> 4 != 4 {
+    let h = Ipv4Packet::new_unchecked(bytes::<{ ipv4::MIN_HEADER_LEN }>(d, l3)?);
+    if h.version() != ipv4::VERSION {
         return Err(NoHeader);
     }
-    let hl = (h[0] & 0x0f) as usize * 4;
-    if hl < 20 || d.len() - l3 < hl {
+    let hl = h.header_len();
+    if hl < ipv4::MIN_HEADER_LEN || d.len() - l3 < hl {
         return Err(Truncated);
     }
     Ok(l3)
@@ -124,8 +136,8 @@ fn ipv4_at(d: &[u8], ofs: Offsets) -> Result<usize, RewriteError> {
 #[inline]
 fn ipv6_at(d: &[u8], ofs: Offsets) -> Result<usize, RewriteError> {
     let l3 = l3_of(d, ofs, &[ethertype::IPV6])?;
-    let h = bytes::<40>(d, l3)?;
-    if h[0] >> 4 != 6 {
+    let h = Ipv6Packet::new_unchecked(bytes::<{ ipv6::HEADER_LEN }>(d, l3)?);
+    if h.version() != ipv6::VERSION {
         return Err(NoHeader);
     }
     Ok(l3)
@@ -143,30 +155,28 @@ struct L4 {
 }
 
 impl L4 {
-    /// Check that the 16-bit field at `ofs` in the transport header is inside the
-    /// datagram, and return its offset in the packet.
+    /// Check that the transport header's field `f` is inside the datagram, and return
+    /// its offset in the packet.
     #[inline]
-    fn field(&self, ofs: usize) -> Result<usize, RewriteError> {
-        let at = self.at + ofs;
-        if at + 2 > self.end {
+    fn field(&self, f: Field) -> Result<usize, RewriteError> {
+        if self.at + f.end > self.end {
             return Err(Truncated);
         }
-        Ok(at)
+        Ok(self.at + f.start)
     }
 }
 
 /// The transport header of the IPv4 packet at `l3` (checked by [`ipv4_at`]); `None`
 /// for non-first fragments.
 fn ipv4_l4(d: &[u8], l3: usize) -> Result<Option<L4>, RewriteError> {
-    let h = bytes::<20>(d, l3)?;
-    if u16::from_be_bytes([h[6], h[7]]) & 0x1fff != 0 {
+    let h = Ipv4Packet::new_unchecked(bytes::<{ ipv4::MIN_HEADER_LEN }>(d, l3)?);
+    if h.frag_offset() != 0 {
         return Ok(None);
     }
-    let hl = (h[0] & 0x0f) as usize * 4;
-    let end = (l3 + u16::from_be_bytes([h[2], h[3]]) as usize).min(d.len());
+    let end = (l3 + h.total_len() as usize).min(d.len());
     Ok(Some(L4 {
-        proto: h[9],
-        at: l3 + hl,
+        proto: h.proto(),
+        at: l3 + h.header_len(),
         end,
         v6: false,
     }))
@@ -174,29 +184,30 @@ fn ipv4_l4(d: &[u8], l3: usize) -> Result<Option<L4>, RewriteError> {
 
 /// The transport header of the IPv6 packet at `l3`; `None` for non-first fragments.
 fn ipv6_l4(d: &[u8], l3: usize) -> Result<Option<L4>, RewriteError> {
-    let h = bytes::<40>(d, l3)?;
-    let plen = u16::from_be_bytes([h[4], h[5]]) as usize;
-    let payload = d.get(l3 + 40..l3 + 40 + plen).ok_or(Truncated)?;
-    let w = walk_ext(payload, h[6]).map_err(|_| Truncated)?;
+    let h = Ipv6Packet::new_unchecked(bytes::<{ ipv6::HEADER_LEN }>(d, l3)?);
+    let plen = h.payload_len() as usize;
+    let start = l3 + ipv6::HEADER_LEN;
+    let payload = d.get(start..start + plen).ok_or(Truncated)?;
+    let w = walk_ext(payload, h.next_header()).map_err(|_| Truncated)?;
     if w.frag & FRAG_LATER != 0 {
         return Ok(None);
     }
     Ok(Some(L4 {
         proto: w.proto,
-        at: l3 + 40 + w.len,
-        end: l3 + 40 + plen,
+        at: start + w.len,
+        end: start + plen,
         v6: true,
     }))
 }
 
-/// Offset within the transport header of the checksum that covers the pseudo-header,
-/// for the protocols that have one.
+/// The transport header's checksum that covers the pseudo-header, for the protocols
+/// that have one.
 #[inline]
-fn pseudo_csum_field(l4: &L4) -> Option<usize> {
+fn pseudo_csum_field(l4: &L4) -> Option<Field> {
     match l4.proto {
-        ip_proto::TCP => Some(16),
-        ip_proto::UDP => Some(6),
-        ip_proto::ICMPV6 if l4.v6 => Some(2),
+        ip_proto::TCP => Some(tcp::field::CHECKSUM),
+        ip_proto::UDP => Some(udp::field::CHECKSUM),
+        ip_proto::ICMPV6 if l4.v6 => Some(icmpv6::field::CHECKSUM),
         _ => None,
     }
 }
@@ -239,8 +250,8 @@ fn shift_offsets(ofs: &Offsets, grow: bool) -> Result<Offsets, RewriteError> {
     let mv = |o: u16| -> Result<u16, RewriteError> {
         match (o, grow) {
             (0, _) => Ok(0),
-            (o, true) => o.checked_add(4).ok_or(NoRoom),
-            (o, false) => o.checked_sub(4).ok_or(Truncated),
+            (o, true) => o.checked_add(vlan::TAG_LEN as u16).ok_or(NoRoom),
+            (o, false) => o.checked_sub(vlan::TAG_LEN as u16).ok_or(Truncated),
         }
     };
     Ok(Offsets {
@@ -251,38 +262,56 @@ fn shift_offsets(ofs: &Offsets, grow: bool) -> Result<Offsets, RewriteError> {
 
 // ---- Ethernet and VLAN ----
 
+/// The Ethernet header at the start of the packet.
+#[inline]
+fn eth_mut(d: &mut [u8]) -> Result<EthernetFrame<&mut [u8; ethernet::HEADER_LEN]>, RewriteError> {
+    bytes_mut::<{ ethernet::HEADER_LEN }>(d, 0).map(EthernetFrame::new_unchecked)
+}
+
 pub fn set_eth_dst(pkt: &mut PacketMut, mac: [u8; 6]) -> Res {
-    bytes_mut::<14>(pkt.data_mut(), 0)?[0..6].copy_from_slice(&mac);
+    eth_mut(pkt.data_mut())?.set_dst(mac);
     Ok(())
 }
 
 pub fn set_eth_src(pkt: &mut PacketMut, mac: [u8; 6]) -> Res {
-    bytes_mut::<14>(pkt.data_mut(), 0)?[6..12].copy_from_slice(&mac);
+    eth_mut(pkt.data_mut())?.set_src(mac);
     Ok(())
+}
+
+/// The Ethernet header and the VLAN tag after it, whose TCI and inner ethertype are
+/// the Ethernet payload's first bytes (its TPID is the Ethernet ethertype).
+#[inline]
+fn tagged_mut(d: &mut [u8]) -> Result<EthernetFrame<&mut [u8; TAGGED_LEN]>, RewriteError> {
+    bytes_mut::<TAGGED_LEN>(d, 0).map(EthernetFrame::new_unchecked)
 }
 
 /// Insert a tag (`tpid` 0x8100 or 0x88a8) in front of the frame's ethertype (or
 /// existing tag). `tci` is OpenFlow's: its 0x1000 "present" bit is not written, as
-/// Open vSwitch does (the wire bit is DEI). Shifts `ofs` by 4.
+/// Open vSwitch does (the wire bit is DEI). Shifts `ofs` by [`vlan::TAG_LEN`].
 pub fn push_vlan(pkt: &mut PacketMut, ofs: &mut Offsets, tpid: u16, tci: u16) -> Res {
-    bytes::<14>(pkt.data(), 0)?;
+    bytes::<{ ethernet::HEADER_LEN }>(pkt.data(), 0)?;
     let new_ofs = shift_offsets(ofs, true)?;
-    pkt.insert_gap(12, 4).map_err(|_| NoRoom)?;
-    let tag = bytes_mut::<4>(pkt.data_mut(), 12)?;
-    tag[..2].copy_from_slice(&tpid.to_be_bytes());
-    tag[2..].copy_from_slice(&(tci & !VLAN_CFI).to_be_bytes());
+    // The tag goes where the ethertype is; the ethertype moves behind it and becomes
+    // the tag's inner ethertype.
+    pkt.insert_gap(ethernet::field::ETHERTYPE.start, vlan::TAG_LEN)
+        .map_err(|_| NoRoom)?;
+    let mut eth = tagged_mut(pkt.data_mut())?;
+    eth.set_ethertype(tpid);
+    VlanHeader::new_unchecked(eth.payload_mut()).set_tci(tci & !VLAN_CFI);
     *ofs = new_ofs;
     Ok(())
 }
 
-/// Remove the outer tag. Shifts `ofs` back by 4.
+/// Remove the outer tag. Shifts `ofs` back by [`vlan::TAG_LEN`].
 pub fn pop_vlan(pkt: &mut PacketMut, ofs: &mut Offsets) -> Res {
-    if !ethertype::is_vlan(get16(pkt.data(), 12)?) {
+    if !ethertype::is_vlan(get16(pkt.data(), ethernet::field::ETHERTYPE.start)?) {
         return Err(NoHeader);
     }
-    bytes::<18>(pkt.data(), 0)?;
+    bytes::<TAGGED_LEN>(pkt.data(), 0)?;
     let new_ofs = shift_offsets(ofs, false)?;
-    pkt.remove(12, 4).map_err(|_| Truncated)?;
+    // TPID and TCI go; the inner ethertype takes the TPID's place.
+    pkt.remove(ethernet::field::ETHERTYPE.start, vlan::TAG_LEN)
+        .map_err(|_| Truncated)?;
     *ofs = new_ofs;
     Ok(())
 }
@@ -290,114 +319,121 @@ pub fn pop_vlan(pkt: &mut PacketMut, ofs: &mut Offsets) -> Res {
 /// Rewrite the outer tag's PCP and VID (OpenFlow TCI; the present bit is not written).
 pub fn set_vlan_tci(pkt: &mut PacketMut, tci: u16) -> Res {
     let d = pkt.data_mut();
-    if !ethertype::is_vlan(get16(d, 12)?) {
+    if !ethertype::is_vlan(get16(d, ethernet::field::ETHERTYPE.start)?) {
         return Err(NoHeader);
     }
-    bytes::<18>(d, 0)?;
-    swap16(d, 14, tci & !VLAN_CFI)?;
+    VlanHeader::new_unchecked(tagged_mut(d)?.payload_mut()).set_tci(tci & !VLAN_CFI);
     Ok(())
 }
 
 // ---- IPv4 ----
 
-fn set_ipv4_addr(pkt: &mut PacketMut, ofs: Offsets, field: usize, addr: Ipv4Addr) -> Res {
+/// Replace the address in `field` (the header's SRC or DST) and fix the header and
+/// transport checksums.
+fn set_ipv4_addr(pkt: &mut PacketMut, ofs: Offsets, field: Field, addr: Ipv4Addr) -> Res {
     let d = pkt.data_mut();
     let l3 = ipv4_at(d, ofs)?;
     let csum = pseudo_csum_at(ipv4_l4(d, l3)?)?;
-    let a = bytes_mut::<4>(d, l3 + field)?;
-    let old = u32::from_be_bytes(*a);
+    let h = bytes_mut::<{ ipv4::MIN_HEADER_LEN }>(d, l3)?;
+    let old = u32::from_be_bytes(get_arr(h, field.clone()));
     let new = u32::from(addr);
-    *a = addr.octets();
-    let c = bytes_mut::<2>(d, l3 + 10)?;
-    *c = update32(u16::from_be_bytes(*c), old, new).to_be_bytes();
+    put_arr(h, field, &addr.octets());
+    let mut ip = Ipv4Packet::new_unchecked(h);
+    ip.set_checksum(update32(ip.checksum(), old, new));
     // TCP and UDP checksums cover the addresses through the pseudo-header.
     fix_l4_csum(d, csum, |c| update32(c, old, new))
 }
 
 pub fn set_ipv4_src(pkt: &mut PacketMut, ofs: Offsets, addr: Ipv4Addr) -> Res {
-    set_ipv4_addr(pkt, ofs, 12, addr)
+    set_ipv4_addr(pkt, ofs, ipv4::field::SRC, addr)
 }
 
 pub fn set_ipv4_dst(pkt: &mut PacketMut, ofs: Offsets, addr: Ipv4Addr) -> Res {
-    set_ipv4_addr(pkt, ofs, 16, addr)
+    set_ipv4_addr(pkt, ofs, ipv4::field::DST, addr)
 }
 
-/// Replace the 16-bit header word at `l3 + at` (one byte of it, `hi` or low, changing)
-/// and fix the header checksum.
-fn set_ipv4_byte(pkt: &mut PacketMut, ofs: Offsets, at: usize, hi: bool, v: u8) -> Res {
+/// Replace the header byte at `at` (a one-byte field) and fix the header checksum
+/// over the 16-bit word that holds it.
+fn set_ipv4_byte(pkt: &mut PacketMut, ofs: Offsets, at: usize, v: u8) -> Res {
     let d = pkt.data_mut();
     let l3 = ipv4_at(d, ofs)?;
-    let w = bytes_mut::<2>(d, l3 + at)?;
-    let old = u16::from_be_bytes(*w);
-    w[if hi { 0 } else { 1 }] = v;
-    let new = u16::from_be_bytes(*w);
-    let c = bytes_mut::<2>(d, l3 + 10)?;
-    *c = update16(u16::from_be_bytes(*c), old, new).to_be_bytes();
+    let h = bytes_mut::<{ ipv4::MIN_HEADER_LEN }>(d, l3)?;
+    let word = at & !1..(at & !1) + 2;
+    let old = field16(h, word.clone());
+    h[at] = v;
+    let new = field16(h, word);
+    let mut ip = Ipv4Packet::new_unchecked(h);
+    ip.set_checksum(update16(ip.checksum(), old, new));
     Ok(())
 }
 
 /// Set the whole TOS byte (the caller merges DSCP and ECN as the action requires).
 pub fn set_ipv4_tos(pkt: &mut PacketMut, ofs: Offsets, tos: u8) -> Res {
-    set_ipv4_byte(pkt, ofs, 0, false, tos)
+    set_ipv4_byte(pkt, ofs, ipv4::field::TOS, tos)
 }
 
 pub fn set_ipv4_ttl(pkt: &mut PacketMut, ofs: Offsets, ttl: u8) -> Res {
-    set_ipv4_byte(pkt, ofs, 8, true, ttl)
+    set_ipv4_byte(pkt, ofs, ipv4::field::TTL, ttl)
 }
 
 // ---- IPv6 ----
 
-fn set_ipv6_addr(pkt: &mut PacketMut, ofs: Offsets, field: usize, addr: Ipv6Addr) -> Res {
+/// Replace the address in `field` (the header's SRC or DST) and fix the transport
+/// checksum.
+fn set_ipv6_addr(pkt: &mut PacketMut, ofs: Offsets, field: Field, addr: Ipv6Addr) -> Res {
     let d = pkt.data_mut();
     let l3 = ipv6_at(d, ofs)?;
     let csum = pseudo_csum_at(ipv6_l4(d, l3)?)?;
-    let a = bytes_mut::<16>(d, l3 + field)?;
-    let old = *a;
+    let h = bytes_mut::<{ ipv6::HEADER_LEN }>(d, l3)?;
+    let old: [u8; 16] = get_arr(h, field.clone());
     let new = addr.octets();
-    *a = new;
+    put_arr(h, field, &new);
     // No IPv6 header checksum; TCP, UDP and ICMPv6 cover the addresses.
     fix_l4_csum(d, csum, |c| update_bytes(c, &old, &new))
 }
 
 pub fn set_ipv6_src(pkt: &mut PacketMut, ofs: Offsets, addr: Ipv6Addr) -> Res {
-    set_ipv6_addr(pkt, ofs, 8, addr)
+    set_ipv6_addr(pkt, ofs, ipv6::field::SRC, addr)
 }
 
 pub fn set_ipv6_dst(pkt: &mut PacketMut, ofs: Offsets, addr: Ipv6Addr) -> Res {
-    set_ipv6_addr(pkt, ofs, 24, addr)
+    set_ipv6_addr(pkt, ofs, ipv6::field::DST, addr)
 }
 
 /// Set the traffic class (no checksum covers it).
 pub fn set_ipv6_tclass(pkt: &mut PacketMut, ofs: Offsets, tc: u8) -> Res {
     let d = pkt.data_mut();
     let l3 = ipv6_at(d, ofs)?;
-    let h = bytes_mut::<2>(d, l3)?;
-    h[0] = (h[0] & 0xf0) | (tc >> 4);
-    h[1] = (h[1] & 0x0f) | (tc << 4);
+    Ipv6Packet::new_unchecked(bytes_mut::<{ ipv6::HEADER_LEN }>(d, l3)?).set_traffic_class(tc);
     Ok(())
 }
 
 pub fn set_ipv6_hop_limit(pkt: &mut PacketMut, ofs: Offsets, hlim: u8) -> Res {
     let d = pkt.data_mut();
     let l3 = ipv6_at(d, ofs)?;
-    bytes_mut::<8>(d, l3)?[7] = hlim;
+    Ipv6Packet::new_unchecked(bytes_mut::<{ ipv6::HEADER_LEN }>(d, l3)?).set_hop_limit(hlim);
     Ok(())
 }
 
 // ---- TCP / UDP ports ----
 
-fn set_port(pkt: &mut PacketMut, ofs: Offsets, field: usize, port: u16) -> Res {
+/// Set the source (`dst` false) or destination port of a TCP or UDP header.
+fn set_port(pkt: &mut PacketMut, ofs: Offsets, dst: bool, port: u16) -> Res {
     let d = pkt.data_mut();
     let l3 = l3_of(d, ofs, &[ethertype::IPV4, ethertype::IPV6])?;
-    let l4 = if get16(d, l3 - 2)? == ethertype::IPV4 {
+    let l4 = if get16(d, l3 - ETHERTYPE_BEFORE_L3)? == ethertype::IPV4 {
         ipv4_l4(d, ipv4_at(d, ofs)?)?
     } else {
         ipv6_l4(d, ipv6_at(d, ofs)?)?
     };
     let l4 = l4.ok_or(NoHeader)?;
-    if l4.proto != ip_proto::TCP && l4.proto != ip_proto::UDP {
-        return Err(NoHeader);
-    }
+    let field = match (l4.proto, dst) {
+        (ip_proto::TCP, false) => tcp::field::SRC_PORT,
+        (ip_proto::TCP, true) => tcp::field::DST_PORT,
+        (ip_proto::UDP, false) => udp::field::SRC_PORT,
+        (ip_proto::UDP, true) => udp::field::DST_PORT,
+        _ => return Err(NoHeader),
+    };
     let csum = pseudo_csum_at(Some(l4))?;
     let port_at = l4.field(field)?;
     let old = swap16(d, port_at, port)?;
@@ -406,49 +442,52 @@ fn set_port(pkt: &mut PacketMut, ofs: Offsets, field: usize, port: u16) -> Res {
 
 /// Set the TCP or UDP source port.
 pub fn set_tp_src(pkt: &mut PacketMut, ofs: Offsets, port: u16) -> Res {
-    set_port(pkt, ofs, 0, port)
+    set_port(pkt, ofs, false, port)
 }
 
 /// Set the TCP or UDP destination port.
 pub fn set_tp_dst(pkt: &mut PacketMut, ofs: Offsets, port: u16) -> Res {
-    set_port(pkt, ofs, 2, port)
+    set_port(pkt, ofs, true, port)
 }
 
 // ---- ARP ----
 
 /// The Ethernet/IPv4 ARP packet at `ofs.l3`.
-fn arp_at<'p>(pkt: &'p mut PacketMut, ofs: Offsets) -> Result<&'p mut [u8; 28], RewriteError> {
+fn arp_at<'p>(
+    pkt: &'p mut PacketMut,
+    ofs: Offsets,
+) -> Result<ArpPacket<&'p mut [u8; arp::HEADER_LEN]>, RewriteError> {
     let d = pkt.data_mut();
     let l3 = l3_of(d, ofs, &[ethertype::ARP, ethertype::RARP])?;
-    let a = bytes_mut::<28>(d, l3)?;
-    if a[..6] != [0x00, 0x01, 0x08, 0x00, 0x06, 0x04] {
+    let a = ArpPacket::new_unchecked(bytes_mut::<{ arp::HEADER_LEN }>(d, l3)?);
+    if !a.is_eth_ipv4() {
         return Err(NoHeader);
     }
     Ok(a)
 }
 
 pub fn set_arp_op(pkt: &mut PacketMut, ofs: Offsets, op: u16) -> Res {
-    arp_at(pkt, ofs)?[6..8].copy_from_slice(&op.to_be_bytes());
+    arp_at(pkt, ofs)?.set_op(op);
     Ok(())
 }
 
 pub fn set_arp_sha(pkt: &mut PacketMut, ofs: Offsets, mac: [u8; 6]) -> Res {
-    arp_at(pkt, ofs)?[8..14].copy_from_slice(&mac);
+    arp_at(pkt, ofs)?.set_sha(mac);
     Ok(())
 }
 
 pub fn set_arp_spa(pkt: &mut PacketMut, ofs: Offsets, addr: Ipv4Addr) -> Res {
-    arp_at(pkt, ofs)?[14..18].copy_from_slice(&addr.octets());
+    arp_at(pkt, ofs)?.set_spa(addr.octets());
     Ok(())
 }
 
 pub fn set_arp_tha(pkt: &mut PacketMut, ofs: Offsets, mac: [u8; 6]) -> Res {
-    arp_at(pkt, ofs)?[18..24].copy_from_slice(&mac);
+    arp_at(pkt, ofs)?.set_tha(mac);
     Ok(())
 }
 
 pub fn set_arp_tpa(pkt: &mut PacketMut, ofs: Offsets, addr: Ipv4Addr) -> Res {
-    arp_at(pkt, ofs)?[24..28].copy_from_slice(&addr.octets());
+    arp_at(pkt, ofs)?.set_tpa(addr.octets());
     Ok(())
 }
 

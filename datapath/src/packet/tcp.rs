@@ -21,7 +21,7 @@ pub mod flags {
     pub const MASK: u16 = 0x0fff;
 }
 
-mod field {
+pub(crate) mod field {
     use crate::packet::Field;
     pub const SRC_PORT: Field = 0..2;
     pub const DST_PORT: Field = 2..4;

@@ -23,7 +23,7 @@ use crate::port::TunnelProto;
 
 /// Room for the largest outer header (VXLAN: 50 bytes).
 pub const MAX_HEADER: usize = 64;
-const ETH_LEN: usize = 14;
+const ETH_LEN: usize = super::ethernet::HEADER_LEN;
 const IP_LEN: usize = ipv4::MIN_HEADER_LEN;
 
 /// Tunnel metadata flags, as Open vSwitch's `FLOW_TNL_F_*`.
@@ -110,7 +110,7 @@ impl TnlHeader {
             ip.set_ttl(p.ttl);
             ip.set_proto(match p.proto {
                 TunnelProto::Vxlan => ip_proto::UDP,
-                TunnelProto::Gre => 47,
+                TunnelProto::Gre => ip_proto::GRE,
             });
             ip.set_src(p.ip_src.octets());
             ip.set_dst(p.ip_dst.octets());
@@ -283,7 +283,7 @@ pub fn pop(pkt: &mut PacketMut, proto: TunnelProto, udp_port: u16) -> Result<Tnl
             udp::HEADER_LEN + vxlan::HEADER_LEN
         }
         TunnelProto::Gre => {
-            if ip.proto() != 47 {
+            if ip.proto() != ip_proto::GRE {
                 return Err(PopError::BadTunnelHeader);
             }
             let g = GreHeader::new_checked(l4).map_err(|_| PopError::Truncated)?;

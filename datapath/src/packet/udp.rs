@@ -4,7 +4,7 @@ use super::{checksum, get16, put16, Truncated};
 
 pub const HEADER_LEN: usize = 8;
 
-mod field {
+pub(crate) mod field {
     use crate::packet::Field;
     pub const SRC_PORT: Field = 0..2;
     pub const DST_PORT: Field = 2..4;

@@ -19,7 +19,7 @@ pub const PCP_MASK: u16 = 0xe000;
 pub const DEI_MASK: u16 = 0x1000;
 pub const VID_MASK: u16 = 0x0fff;
 
-mod field {
+pub(crate) mod field {
     use crate::packet::Field;
     pub const TCI: Field = 0..2;
     pub const ETHERTYPE: Field = 2..4;

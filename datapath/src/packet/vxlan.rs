@@ -8,7 +8,7 @@ pub const UDP_PORT: u16 = 4789;
 /// The "I" flag: the VNI is valid.
 pub const FLAG_VNI: u32 = 0x0800_0000;
 
-mod field {
+pub(crate) mod field {
     use crate::packet::Field;
     /// Flags (8 bits) + 24 reserved bits.
     pub const FLAGS: Field = 0..4;
