@@ -40,8 +40,10 @@ flows (ovs-ofctl style):
   dump-ports [BR [PORT]]
   fdb-show BR
 datapath (ovs-appctl style):
-  trace [--generate] BR FLOW  (like ofproto/trace: tables, rules, actions, megaflow; the flow may set
-                              registers, metadata and tunnel fields; --generate applies learning)
+  trace [--generate] BR FLOW [PACKET]   (like ofproto/trace: tables, rules, actions, megaflow; the flow
+                              may set registers, metadata and tunnel fields; --generate applies learning;
+                              PACKET in hex: the actions run on it, frames sent are shown, and a tunnel
+                              pop's inner packet is traced in a second pass)
   capture PORT [--count N] [--seconds S] FILE.pcap   (frames received and sent on PORT)
   dump-megaflows
   flush-megaflows
@@ -252,8 +254,12 @@ fn run(dp: &mut Datapath, req: &Request) -> Result<String> {
             }
             let br = need(&rest, 0, "bridge name")?;
             let text = need(&rest, 1, "flow")?;
-            no_more(&rest, 2)?;
-            trace(dp, br, text, generate)
+            let packet = rest.get(2).map(|s| s.as_str());
+            no_more(&rest, 3)?;
+            match packet {
+                None => trace(dp, br, text, generate),
+                Some(hex) => super::trace_packet::trace_packet(dp, br, text, hex, generate),
+            }
         }
         "dump-megaflows" => Ok(render::megaflows(&dp.dump_megaflows())),
         "tnl-route-show" => Ok(render::tnl_routes(dp)),
@@ -335,7 +341,7 @@ fn port_request(name: &str, kvs: &[String]) -> Result<PortRequest> {
 
 /// `trace BR FLOW`: build a packet key from the flow text and translate it with a
 /// full report.
-fn trace(dp: &mut Datapath, br: &str, text: &str, generate: bool) -> Result<String> {
+pub(super) fn trace(dp: &mut Datapath, br: &str, text: &str, generate: bool) -> Result<String> {
     let b = dp.ofproto.bridge(br)?;
     let (m, _) = parse_match(text, &b.port_names()).map_err(|e| anyhow!("{e}"))?;
     let in_ofport = crate::flow::Field::InPort.get(&m.key) as u32;

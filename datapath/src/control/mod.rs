@@ -6,3 +6,4 @@ pub mod metrics;
 pub mod proto;
 pub mod render;
 pub mod server;
+pub mod trace_packet;

@@ -90,3 +90,39 @@ pub fn run_on_buffer(buf: &mut [u8], len: usize, ofs: Offsets, actions: &[DpActi
     }
     Ok(out)
 }
+
+/// What executing datapath actions on a frame produced (see [`run_frame`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Sent {
+    /// Output to a datapath port: the bytes as they leave.
+    Output(crate::port::OdpPort, Vec<u8>),
+    /// A tunnel pop: the (still encapsulated) frame handed to the next pass from vport
+    /// `.0`.
+    Pop(crate::port::OdpPort, Vec<u8>),
+}
+
+/// Room in front of a frame for encapsulations, as every UMEM frame has.
+const HEADROOM: usize = 256;
+
+/// Execute `actions` on a copy of `frame` held in a plain buffer with the datapath's
+/// headroom, as the worker does on UMEM frames: rewrites and encapsulations in place,
+/// clones on a copy; outputs and tunnel pops are collected in order. For the trace
+/// tool and tests (the worker's own loop moves descriptors instead of bytes).
+pub fn run_frame(frame: &[u8], actions: &[DpAction], out: &mut Vec<Sent>) -> Result<(), RewriteError> {
+    let mut key = crate::flow::FlowKey::ZERO;
+    let ofs = crate::packet::extract(frame, 0, &mut key).unwrap_or_default();
+    let mut buf = vec![0u8; HEADROOM + frame.len().max(4096 - HEADROOM)];
+    buf[HEADROOM..HEADROOM + frame.len()].copy_from_slice(frame);
+    let mut pkt = PacketMut::with_headroom(&mut buf, HEADROOM, frame.len()).ok_or(RewriteError::Truncated)?;
+    let mut ofs = ofs;
+    for a in actions {
+        match a {
+            DpAction::Output(p) => out.push(Sent::Output(*p, pkt.data().to_vec())),
+            DpAction::TnlPop(v) => out.push(Sent::Pop(*v, pkt.data().to_vec())),
+            DpAction::Clone(inner) => run_frame(pkt.data(), inner, out)?,
+            DpAction::Tap { .. } => {}
+            _ => apply(&mut pkt, &mut ofs, a)?,
+        }
+    }
+    Ok(())
+}
