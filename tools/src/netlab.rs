@@ -291,8 +291,10 @@ impl Xvsd {
             dir.join("state.json").display().to_string(),
             "--poll".into(),
             "adaptive".into(),
+            // 512 frames per fill ring (see io::xsk::fill_target): room for bursts on
+            // a loaded 2-core machine.
             "--frames".into(),
-            "4096".into(),
+            "8192".into(),
         ];
         args.extend(extra.iter().map(|s| s.to_string()));
         let child = Command::new(bin("xvsd")).args(&args).stdout(Stdio::null()).stderr(log).spawn()?;
@@ -431,7 +433,7 @@ pub fn xvsd_in_netns(ns: &Netns, dir: &Path) -> Result<Xvsd> {
         .arg(&exe)
         .arg("--socket")
         .arg(&socket)
-        .args(["--no-state", "--poll", "adaptive", "--frames", "4096"])
+        .args(["--no-state", "--poll", "adaptive", "--frames", "8192"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log)

@@ -1,3 +1,4 @@
+#![allow(dead_code)] // each test binary uses a different part
 //! Shared by the lab tests (`mod common;`).
 
 /// Lab namespaces present now (`xl<5 hex>-...` / `xl<5 hex>_...`).
