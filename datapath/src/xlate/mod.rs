@@ -596,7 +596,10 @@ impl<'a> Ctx<'a> {
             ofpp::NORMAL => self.normal(),
             ofpp::FLOOD | ofpp::ALL => self.flood(),
             ofpp::IN_PORT => self.output_port(in_port),
-            ofpp::LOCAL => self.trace(|| "output:LOCAL: this bridge has no local port yet, skipped".into()),
+            // The bridge's LOCAL port (its internal netdev), unless it is the input port.
+            ofpp::LOCAL if in_port == ofpp::LOCAL => self.trace(|| "output:LOCAL: skipping output to the input port".into()),
+            ofpp::LOCAL if self.bridge.ports.contains_key(&ofpp::LOCAL) => self.output_port(ofpp::LOCAL),
+            ofpp::LOCAL => self.trace(|| "output:LOCAL: this bridge has no LOCAL port (its netdev could not be made), skipped".into()),
             ofpp::CONTROLLER => {
                 self.fail(XlateError::Unsupported, "controller output is not supported yet".into());
             }
