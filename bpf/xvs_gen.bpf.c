@@ -14,7 +14,9 @@
  * `gap_ps` paces the frames: iterations ahead of schedule drop the frame instead of
  * sending it, so --rate is smooth rather than bursts of full-speed runs.
  *
- * Frame layout (fixed, no VLAN, IPv4 without options):
+ * Frame layout (fixed, no VLAN, IPv4 without options), from `inner_off`: 0, or 50 when
+ * the frame is the inner frame of a VXLAN packet (--vxlan: the outer headers are in the
+ * template and never change; their UDP checksum is 0):
  *   34 UDP header: 36 dst port, 40 checksum
  *   42 signature: "XVS1", 46 flow index (be32), 50 sequence number (be64)
  * Every store is 16 bits wide at an even offset.
@@ -28,6 +30,7 @@
 #define OFF_FLOW 46
 #define OFF_SEQ 50
 #define SIG_END 58
+#define MAX_INNER_OFF 64
 
 /* Written by user space before the first run; mirrors `GenCfg` in xdp_tx.rs. */
 struct xvs_gen_cfg {
@@ -39,6 +42,8 @@ struct xvs_gen_cfg {
 	__u64 gap_ps;    /* pacing: picoseconds between frames (0: as fast as possible) */
 	__u64 burst_ps;  /* pacing: how far behind schedule the sender may catch up */
 	__u64 t0_ns;     /* pacing: CLOCK_MONOTONIC (= bpf_ktime_get_ns) at start */
+	__u32 inner_off; /* where the Ethernet/IPv4/UDP frame starts (even, <= MAX_INNER_OFF) */
+	__u32 pad;
 };
 
 /* Per-CPU generator state; mirrors `GenState` in xdp_tx.rs. */
@@ -80,12 +85,17 @@ int xvs_gen(struct xdp_md *ctx)
 	__u32 flow, dport;
 	__u64 seq, sum;
 	__u16 csum;
+	__u32 off;
 
-	if (data + SIG_END > end)
-		return XDP_ABORTED;
 	cfg = bpf_map_lookup_elem(&gen_cfg, &key);
 	st = bpf_map_lookup_elem(&gen_state, &key);
 	if (!cfg || !st)
+		return XDP_ABORTED;
+	off = cfg->inner_off & ~1u;
+	if (off > MAX_INNER_OFF)
+		return XDP_ABORTED;
+	data += off;
+	if (data + SIG_END > end)
 		return XDP_ABORTED;
 
 	/* Iterations that must not send (limit reached, ahead of the pacing schedule)

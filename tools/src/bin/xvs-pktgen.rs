@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Result};
 use clap::{Args, Parser, Subcommand};
-use xvs_tools::pktgen::frame::{FrameSpec, MAX_SIZE, MIN_SIZE};
+use xvs_tools::pktgen::frame::{FrameSpec, VxlanOuter, MAX_SIZE, MIN_SIZE};
 use xvs_tools::pktgen::{self, Mode, RxConfig, TxConfig};
 
 #[derive(Parser)]
@@ -31,6 +31,10 @@ enum Cmd {
 
 fn mac(s: &str) -> Result<[u8; 6], String> {
     pktgen::parse_mac(s).map_err(|e| e.to_string())
+}
+
+fn vxlan(s: &str) -> Result<VxlanOuter, String> {
+    VxlanOuter::parse(s).map_err(|e| e.to_string())
 }
 
 fn seconds(s: &str) -> Result<Duration, String> {
@@ -69,9 +73,15 @@ struct TxArgs {
     /// Number of flows (distinct UDP destination ports, round robin).
     #[arg(long, default_value_t = 1)]
     flows: u32,
-    /// Frame length without FCS (60 = 64 bytes on the wire).
+    /// Frame length without FCS (60 = 64 bytes on the wire); with --vxlan the inner
+    /// frame's (the packet is 50 bytes longer).
     #[arg(long, default_value_t = 60)]
     size: usize,
+    /// Send every frame VXLAN-encapsulated, as a tunnel peer would:
+    /// VNI,OUTER_SRC_IP,OUTER_DST_IP,OUTER_DST_MAC (outer source MAC: --src-mac; outer
+    /// UDP 49152 -> 4789, checksum 0). The flows vary the inner UDP destination port.
+    #[arg(long, value_parser = vxlan)]
+    vxlan: Option<VxlanOuter>,
     /// Stop after this many seconds.
     #[arg(long, value_parser = seconds, conflicts_with = "count")]
     seconds: Option<Duration>,
@@ -149,6 +159,7 @@ fn tx(a: TxArgs) -> Result<()> {
             flows: a.flows,
             size: a.size,
             run_id: pktgen::run_id(),
+            vxlan: a.vxlan,
         },
         duration: a.seconds,
         count: a.count,

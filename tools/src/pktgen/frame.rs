@@ -12,6 +12,13 @@
 //! | 42 | signature: "XVS1", flow index (be32), sequence number within the flow (be64) |
 //! | 58 | zero padding up to the frame size |
 //!
+//! With `FrameSpec::vxlan` the frame above becomes the inner frame of a VXLAN packet:
+//! Ethernet (outer dst MAC, the spec's src MAC) / IPv4 (valid header checksum, DF) /
+//! UDP (source port `VXLAN_SRC_PORT`, destination 4789, checksum 0) / VXLAN (flags
+//! 0x08, VNI) come first, `VXLAN_LEN` (50) bytes, and every offset above moves by that
+//! much (`Template::inner_off`; bpf/xvs_gen.bpf.c is told it in its configuration).
+//! The frame size (`--size`) is the inner frame's; the packet is 50 bytes longer.
+//!
 //! The IPv4 identification field carries a run id (random per generator run): the sink
 //! uses it to tell a restarted generator from reordered frames. bpf/xvs_gen.bpf.c
 //! writes the same offsets.
@@ -36,6 +43,12 @@ pub const OFF_SEQ: usize = OFF_SIG + 8;
 pub const MIN_SIZE: usize = OFF_SIG + SIG_LEN;
 /// Largest frame (no FCS) for a 1500-byte MTU; frames are never multi-buffer.
 pub const MAX_SIZE: usize = 1514;
+/// Outer Ethernet + IPv4 + UDP + VXLAN headers in front of the inner frame.
+pub const VXLAN_LEN: usize = ETH_LEN + IPV4_LEN + UDP_LEN + 8;
+/// The outer UDP source port of generated VXLAN packets (one outer flow; the inner
+/// UDP destination port is what varies).
+pub const VXLAN_SRC_PORT: u16 = 49152;
+pub const VXLAN_DST_PORT: u16 = 4789;
 /// Highest flow index the sink tracks (the flow is also the UDP port offset).
 pub const MAX_FLOWS: u32 = 65536;
 
@@ -54,6 +67,41 @@ pub struct FrameSpec {
     pub size: usize,
     /// Written to the IPv4 identification field.
     pub run_id: u16,
+    /// Send the frame VXLAN-encapsulated.
+    pub vxlan: Option<VxlanOuter>,
+}
+
+/// The outer headers of a VXLAN-encapsulated frame (what a tunnel peer sends).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VxlanOuter {
+    pub vni: u32,
+    pub src_ip: Ipv4Addr,
+    pub dst_ip: Ipv4Addr,
+    pub dst_mac: [u8; 6],
+}
+
+impl VxlanOuter {
+    /// "VNI,OUTER_SRC_IP,OUTER_DST_IP,OUTER_DST_MAC"
+    pub fn parse(s: &str) -> Result<VxlanOuter> {
+        let parts: Vec<&str> = s.split(',').map(str::trim).collect();
+        let [vni, src, dst, mac] = parts[..] else {
+            bail!("--vxlan wants VNI,OUTER_SRC_IP,OUTER_DST_IP,OUTER_DST_MAC, not '{s}'");
+        };
+        let vni = match vni.strip_prefix("0x") {
+            Some(h) => u32::from_str_radix(h, 16),
+            None => vni.parse(),
+        }
+        .map_err(|_| anyhow::anyhow!("bad VNI '{vni}'"))?;
+        if vni >= 1 << 24 {
+            bail!("VNI {vni} does not fit in 24 bits");
+        }
+        Ok(VxlanOuter {
+            vni,
+            src_ip: src.parse().map_err(|_| anyhow::anyhow!("bad outer source IP '{src}'"))?,
+            dst_ip: dst.parse().map_err(|_| anyhow::anyhow!("bad outer destination IP '{dst}'"))?,
+            dst_mac: super::parse_mac(mac)?,
+        })
+    }
 }
 
 impl FrameSpec {
@@ -61,6 +109,12 @@ impl FrameSpec {
         if !(MIN_SIZE..=MAX_SIZE).contains(&self.size) {
             bail!(
                 "frame size {} out of range {MIN_SIZE}..={MAX_SIZE}",
+                self.size
+            );
+        }
+        if self.vxlan.is_some() && self.size + VXLAN_LEN > MAX_SIZE {
+            bail!(
+                "frame size {} + {VXLAN_LEN} bytes of VXLAN headers exceeds {MAX_SIZE}",
                 self.size
             );
         }
@@ -140,6 +194,9 @@ pub struct Template {
     /// destination port, flow, sequence number and checksum fields taken as 0.
     pub csum_base: u16,
     pub dst_port: u16,
+    /// Where the (inner) Ethernet/IPv4/UDP frame starts: 0, or `VXLAN_LEN` with
+    /// outer VXLAN headers. Every `OFF_*` offset is relative to it.
+    pub inner_off: usize,
 }
 
 impl Template {
@@ -168,10 +225,15 @@ impl Template {
         // Variable fields are still zero here.
         let base = pseudo_sum(&b[ip + 12..ip + 16], &b[ip + 16..ip + 20], udp_len)
             + sum_words(&b[OFF_UDP..]);
+        let (b, inner_off) = match &spec.vxlan {
+            None => (b, 0),
+            Some(o) => (vxlan_outer(spec, o, &b), VXLAN_LEN),
+        };
         let mut t = Template {
             bytes: b,
             csum_base: fold(base),
             dst_port: spec.dst_port,
+            inner_off,
         };
         let mut bytes = std::mem::take(&mut t.bytes);
         t.stamp(&mut bytes, 0, 0);
@@ -195,6 +257,7 @@ impl Template {
     /// signature and UDP checksum. Everything else of the template is left as is.
     #[inline]
     pub fn stamp(&self, buf: &mut [u8], flow: u32, seq: u64) {
+        let buf = &mut buf[self.inner_off..];
         let dport = self.dst_port.wrapping_add(flow as u16);
         put16(buf, OFF_DPORT, dport);
         buf[OFF_FLOW..OFF_FLOW + 4].copy_from_slice(&flow.to_be_bytes());
@@ -208,6 +271,36 @@ impl Template {
         self.stamp(&mut v, flow, seq);
         v
     }
+}
+
+/// `inner` behind outer Ethernet/IPv4/UDP/VXLAN headers.
+fn vxlan_outer(spec: &FrameSpec, o: &VxlanOuter, inner: &[u8]) -> Vec<u8> {
+    let len = VXLAN_LEN + inner.len();
+    let mut b = vec![0u8; len];
+    b[0..6].copy_from_slice(&o.dst_mac);
+    b[6..12].copy_from_slice(&spec.src_mac);
+    put16(&mut b, 12, 0x0800);
+    let ip = ETH_LEN;
+    b[ip] = 0x45;
+    put16(&mut b, ip + 2, (len - ETH_LEN) as u16);
+    put16(&mut b, ip + 4, spec.run_id);
+    put16(&mut b, ip + 6, 0x4000); // DF
+    b[ip + 8] = 64;
+    b[ip + 9] = 17;
+    b[ip + 12..ip + 16].copy_from_slice(&o.src_ip.octets());
+    b[ip + 16..ip + 20].copy_from_slice(&o.dst_ip.octets());
+    let c = !fold(sum_words(&b[ip..ip + IPV4_LEN]));
+    put16(&mut b, ip + 10, c);
+    let udp = ip + IPV4_LEN;
+    put16(&mut b, udp, VXLAN_SRC_PORT);
+    put16(&mut b, udp + 2, VXLAN_DST_PORT);
+    put16(&mut b, udp + 4, (len - udp) as u16);
+    // UDP checksum 0 (RFC 7348 allows it over IPv4).
+    let vx = udp + UDP_LEN;
+    b[vx] = 0x08; // I flag: the VNI is valid
+    b[vx + 4..vx + 7].copy_from_slice(&o.vni.to_be_bytes()[1..]);
+    b[VXLAN_LEN..].copy_from_slice(inner);
+    b
 }
 
 /// What the sink found in a frame's signature.
@@ -301,7 +394,37 @@ mod tests {
             flows,
             size,
             run_id: 0x1234,
+            vxlan: None,
         }
+    }
+
+    #[test]
+    fn vxlan_frames() {
+        let mut s = spec(100, 60);
+        s.vxlan = Some(VxlanOuter::parse("100,10.89.0.2,10.89.0.1,02:00:00:00:00:aa").unwrap());
+        let t = Template::new(&s).unwrap();
+        assert_eq!(t.inner_off, VXLAN_LEN);
+        let f = t.frame(7, 3);
+        assert_eq!(f.len(), 110);
+        let h = PacketHeaders::from_ethernet_slice(&f).unwrap();
+        let Some(NetHeaders::Ipv4(ip, _)) = &h.net else { panic!("not IPv4") };
+        assert_eq!(ip.header_checksum, ip.calc_header_checksum());
+        assert_eq!(ip.total_len, 96);
+        assert_eq!(ip.source, [10, 89, 0, 2]);
+        assert_eq!(ip.destination, [10, 89, 0, 1]);
+        let Some(TransportHeader::Udp(udp)) = &h.transport else { panic!("not UDP") };
+        assert_eq!((udp.source_port, udp.destination_port, udp.length, udp.checksum), (49152, 4789, 76, 0));
+        assert_eq!(&f[..6], &[2, 0, 0, 0, 0, 0xaa]);
+        assert_eq!(&f[42..50], &[0x08, 0, 0, 0, 0, 0, 100, 0]);
+        // The inner frame is exactly the unencapsulated one.
+        let plain = Template::new(&spec(100, 60)).unwrap().frame(7, 3);
+        assert_eq!(&f[50..], &plain[..]);
+        check_with_etherparse(&f[50..], 7, 3);
+        assert!(VxlanOuter::parse("1,2,3").is_err());
+        assert!(VxlanOuter::parse("16777216,10.0.0.1,10.0.0.2,02:00:00:00:00:01").is_err());
+        assert_eq!(VxlanOuter::parse("0x64,10.0.0.1,10.0.0.2,02:00:00:00:00:01").unwrap().vni, 100);
+        s.size = MAX_SIZE - VXLAN_LEN + 1;
+        assert!(s.validate().is_err());
     }
 
     /// Check a frame with etherparse: headers, lengths, both checksums, signature.

@@ -280,6 +280,7 @@ mod tests {
             flows,
             size: 60,
             run_id,
+            vxlan: None,
         })
         .unwrap()
     }

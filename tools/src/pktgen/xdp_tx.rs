@@ -47,15 +47,20 @@ struct GenCfg {
     gap_ps: u64,
     burst_ps: u64,
     t0_ns: u64,
+    /// Where the inner frame starts (0, or 50 behind VXLAN headers).
+    inner_off: u32,
 }
 
 impl GenCfg {
     fn bytes(&self) -> Vec<u8> {
-        let mut v = Vec::with_capacity(48);
+        let mut v = Vec::with_capacity(56);
         for x in [self.ifindex, self.nflows, self.port_base, self.csum_base] {
             v.extend_from_slice(&x.to_ne_bytes());
         }
         for x in [self.limit, self.gap_ps, self.burst_ps, self.t0_ns] {
+            v.extend_from_slice(&x.to_ne_bytes());
+        }
+        for x in [self.inner_off, 0] {
             v.extend_from_slice(&x.to_ne_bytes());
         }
         v
@@ -141,6 +146,7 @@ pub fn run(cfg: &TxConfig, stop: &Arc<AtomicBool>) -> Result<TxReport> {
         gap_ps,
         burst_ps,
         t0_ns: monotonic_ns(),
+        inner_off: tpl.inner_off as u32,
     };
     bpf::put(&bpf::map(&obj, "gen_cfg")?, 0, &gen_cfg.bytes())?;
     let state_fd = bpf::map(&obj, "gen_state")?.as_fd().as_raw_fd();
@@ -255,9 +261,11 @@ mod tests {
             gap_ps: 6,
             burst_ps: 7,
             t0_ns: 8,
+            inner_off: 9,
         };
         let b = c.bytes();
-        assert_eq!(b.len(), 48);
+        assert_eq!(b.len(), 56);
+        assert_eq!(u32::from_ne_bytes(b[48..52].try_into().unwrap()), 9);
         assert_eq!(u32::from_ne_bytes(b[12..16].try_into().unwrap()), 4);
         assert_eq!(u64::from_ne_bytes(b[16..24].try_into().unwrap()), 5);
         assert_eq!(u64::from_ne_bytes(b[40..48].try_into().unwrap()), 8);
