@@ -156,7 +156,6 @@ table=20,priority=2,dl_vlan=100,dl_dst=$SINK_MAC,actions=strip_vlan,set_tunnel:0
         TUN_FLOWS="table=0,priority=1,in_port=2,actions=resubmit(,4)
 table=4,priority=1,tun_id=0x64,actions=mod_vlan_vid:100,output:1"
         # NORMAL floods to LOCAL (nothing learned there), where the tunnel terminates.
-        # (xvs drops `actions=LOCAL`: "this bridge has no local port yet", see README.)
         PHY_FLOWS="priority=1,in_port=1,actions=NORMAL"
     fi
 }
