@@ -122,7 +122,7 @@ fn setup() -> Setup {
     }));
     o.net.neigh.set("br-phy", "10.89.0.2".parse().unwrap(), PEER_MAC);
     let p = Arc::new(o.snapshot());
-    Setup { o, p, vm, plain, uplink }
+    Setup { o, p, vm: vm.into(), plain: plain.into(), uplink: uplink.into() }
 }
 
 /// The VXLAN packet (VNI 100) a peer at 10.89.0.2 sends us with `inner` in it.
@@ -168,7 +168,7 @@ fn bench_parts(c: &mut Criterion) {
     // The encapsulation action the translation makes for the VM's packet.
     let (_, out) = Cache::new(0, 16).upcall(&key_of(&inner, s.vm), &s.p, epoch);
     let push = out.actions.iter().find(|a| matches!(a, DpAction::TnlPush(_))).expect("tnl_push").clone();
-    assert_eq!(out.actions.last(), Some(&DpAction::Output(s.uplink)), "{:?}", out.actions);
+    assert_eq!(out.actions.last(), Some(&DpAction::Output(xvs::port::OdpPort(s.uplink))), "{:?}", out.actions);
 
     let mut buf = vec![0u8; BUF];
     let mut g = c.benchmark_group("tunnel_encap");
@@ -214,7 +214,7 @@ fn bench_parts(c: &mut Criterion) {
         let mut pkt = PacketMut::with_headroom(buf, HEADROOM, outer.len()).unwrap();
         let md = tunnel::pop(&mut pkt, proto, dport).unwrap();
         *key = FlowKey::ZERO;
-        let ofs = extract(pkt.data(), vport, key).unwrap();
+        let ofs = extract(pkt.data(), vport.0, key).unwrap();
         Field::TunId.set(key, md.tun_id as u128);
         Field::TunSrc.set(key, u32::from(md.src) as u128);
         Field::TunDst.set(key, u32::from(md.dst) as u128);
@@ -224,7 +224,7 @@ fn bench_parts(c: &mut Criterion) {
     pop_extract(&mut buf, &mut key);
     assert_eq!(Field::TunId.get(&key), 0x64);
     assert_eq!(key, {
-        let mut k = key_of(&inner, vport);
+        let mut k = key_of(&inner, vport.0);
         Field::TunId.set(&mut k, 0x64);
         Field::TunSrc.set(&mut k, u32::from("10.89.0.2".parse::<std::net::Ipv4Addr>().unwrap()) as u128);
         Field::TunDst.set(&mut k, u32::from("10.89.0.1".parse::<std::net::Ipv4Addr>().unwrap()) as u128);
@@ -256,12 +256,12 @@ fn process(cache: &mut Cache, p: &Pipeline, epoch: u64, pkt: &mut PacketMut, key
         let mut next = None;
         for a in e.actions.iter() {
             match a {
-                DpAction::Output(port) => out = *port,
+                DpAction::Output(port) => out = port.0,
                 DpAction::TnlPop(vport) => {
                     let v = p.vports.get(vport).unwrap();
                     let md = tunnel::pop(pkt, v.proto, v.dst_port).unwrap();
                     *key = FlowKey::ZERO;
-                    ofs = extract(pkt.data(), *vport, key).unwrap();
+                    ofs = extract(pkt.data(), vport.0, key).unwrap();
                     Field::TunId.set(key, md.tun_id as u128);
                     Field::TunSrc.set(key, u32::from(md.src) as u128);
                     Field::TunDst.set(key, u32::from(md.dst) as u128);

@@ -12,7 +12,8 @@ use xvs::xlate::translate;
 fn bridge() -> (Ofproto, Vec<u32>) {
     let mut o = Ofproto::new();
     o.add_bridge("br0", false).unwrap();
-    let specs: [(u32, Option<u16>, Vec<u16>, Option<VlanMode>); 4] = [
+    type PortSpec = (u32, Option<u16>, Vec<u16>, Option<VlanMode>);
+    let specs: [PortSpec; 4] = [
         (1, Some(10), vec![], None),
         (2, Some(10), vec![10, 20], Some(VlanMode::NativeUntagged)),
         (3, Some(10), vec![20], Some(VlanMode::NativeTagged)),

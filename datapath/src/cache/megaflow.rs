@@ -27,6 +27,8 @@ pub struct Entry {
     pub taps: bool,
     pub rules: Box<[Arc<RuleStats>]>,
     pub mac_learns: Box<[MacLearn]>,
+    /// Tunnel next hops the actions use (their neighbour entries are refreshed).
+    pub neighs: Box<[std::net::Ipv4Addr]>,
     pub learned: Box<[(usize, FlowSpec)]>,
     pub error: Option<XlateError>,
     /// What the translation consulted besides the snapshot (`XlateOut::deps`).

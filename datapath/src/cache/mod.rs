@@ -338,6 +338,7 @@ impl Cache {
             e.credit();
             e.rules = out.rules.into_boxed_slice();
             e.mac_learns = out.mac_learns.into_boxed_slice();
+            e.neighs = out.neighs.into_boxed_slice();
             e.learned = out.learned.into_boxed_slice();
             e.deps = out.deps.into_boxed_slice();
             e.epoch = epoch;
@@ -364,6 +365,7 @@ impl Cache {
             taps: out.actions.iter().any(|a| matches!(a, crate::odp::DpAction::Tap { .. })),
             rules: std::mem::take(&mut out.rules).into_boxed_slice(),
             mac_learns: out.mac_learns.clone().into_boxed_slice(),
+            neighs: out.neighs.clone().into_boxed_slice(),
             learned: out.learned.clone().into_boxed_slice(),
             error: out.error,
             deps: out.deps.clone().into_boxed_slice(),

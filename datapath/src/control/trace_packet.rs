@@ -22,7 +22,7 @@ const MAX_PASSES: usize = 4;
 fn parse_hex(s: &str) -> Result<Vec<u8>> {
     let digits: String = s.chars().filter(|c| !c.is_whitespace() && *c != ':' && *c != '.').collect();
     let digits = digits.strip_prefix("0x").unwrap_or(&digits);
-    if digits.len() % 2 != 0 || digits.is_empty() {
+    if !digits.len().is_multiple_of(2) || digits.is_empty() {
         bail!("the packet must be an even number of hex digits");
     }
     (0..digits.len())

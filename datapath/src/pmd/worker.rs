@@ -879,6 +879,11 @@ impl Worker {
                     continue;
                 }
                 e.refreshed_at = e.packets;
+                // Neighbour entries of tunnel next hops live as long as traffic uses
+                // them (megaflow hits do not go through translation).
+                for ip in e.neighs.iter() {
+                    p.net.neigh.refresh(*ip);
+                }
                 for l in e.mac_learns.iter() {
                     if let Some(b) = p.bridge(l.bridge) {
                         b.mac.refresh(l.vlan, l.mac, l.port);

@@ -90,6 +90,9 @@ pub struct XlateOut {
     /// Counters of every rule the packet matched, once per match.
     pub rules: Vec<Arc<RuleStats>>,
     pub mac_learns: Vec<MacLearn>,
+    /// Tunnel next hops whose neighbour entries the actions use (kept alive while the
+    /// megaflow carries traffic, as MAC entries are).
+    pub neighs: Vec<std::net::Ipv4Addr>,
     /// What the translation consulted that can change without a new snapshot (MAC
     /// entries NORMAL looked up, found or not): the megaflow is revalidated when one
     /// of these changes (`cache::tags`).

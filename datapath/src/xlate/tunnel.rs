@@ -137,6 +137,9 @@ impl Ctx<'_> {
             self.drop_hint(XlateError::TnlNeighMiss);
             return;
         };
+        if !self.out.neighs.contains(&hop.next_hop) {
+            self.out.neighs.push(hop.next_hop);
+        }
         let is_ip = super::prereqs_ok(crate::flow::field::Prereq::Ip, &self.flow, &mut self.wc);
         let mut tos = match cfg.tos {
             Tos::Fixed(t) => t,
