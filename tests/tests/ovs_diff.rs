@@ -370,3 +370,44 @@ fn harness_catches_differences() {
     .unwrap();
     assert_eq!(d.case("same", &p), Outcome::Agree);
 }
+
+/// NORMAL with every vlan_mode (access, trunk, native-tagged, native-untagged, with and
+/// without trunk lists): untagged, priority-tagged and tagged frames, broadcast and
+/// unicast, from every port, against Open vSwitch.
+#[test]
+fn vlan_modes_match_ovs() {
+    if skip_without_ovs("vlan_modes_match_ovs") {
+        return;
+    }
+    use ovs_diff::harness::{BridgeDef, PortDef};
+    let ports = vec![
+        PortDef::access("p1", 1, 10),
+        PortDef::vlan_mode("p2", 2, "native-untagged", Some(10), &[10, 20]),
+        PortDef::vlan_mode("p3", 3, "native-tagged", Some(10), &[20]),
+        PortDef::plain("p4", 4),
+        PortDef::vlan_mode("p5", 5, "native-untagged", Some(30), &[]),
+        PortDef::vlan_mode("p6", 6, "native-tagged", Some(20), &[]),
+        PortDef::vlan_mode("p7", 7, "trunk", None, &[10, 30]),
+        PortDef::vlan_mode("p8", 8, "access", Some(20), &[]),
+    ];
+    let mut d = Diff::new("vlan-modes", vec![BridgeDef { name: "br0".into(), ports }]).unwrap_or_else(|e| panic!("{e}"));
+    d.set_flows(&[("br0", vec!["priority=0,actions=NORMAL".to_string()])]).unwrap_or_else(|e| panic!("{e}"));
+    let m = |s: &str| ovs_diff::packet::mac(s);
+    for in_port in 1..=8u32 {
+        for vlan in [None, Some((0u16, 3u8)), Some((10, 0)), Some((20, 5)), Some((30, 0)), Some((40, 0))] {
+            for (dst, what) in [(m("ff:ff:ff:ff:ff:ff"), "bcast"), (m("02:00:00:00:00:99"), "unknown-ucast")] {
+                let p = ovs_diff::packet::Pkt {
+                    bridge: "br0".into(),
+                    in_port,
+                    tun_id: None,
+                    src: m(&format!("02:00:00:00:01:{in_port:02x}")),
+                    dst,
+                    vlan,
+                    l3: ovs_diff::packet::L3::Raw(0x88b5),
+                };
+                d.case(&format!("in {in_port} vlan {vlan:?} {what}"), &p);
+            }
+        }
+    }
+    d.tally.finish("vlan-modes", 0.0);
+}

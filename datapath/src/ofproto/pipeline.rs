@@ -47,9 +47,15 @@ impl PortSnap {
     /// True if the port carries `vlan` in the NORMAL switch (Open vSwitch's
     /// `xbundle_includes_vlan` for the outer VLAN).
     pub fn carries_vlan(&self, vlan: u16) -> bool {
+        use crate::port::VlanMode::*;
         match self.vlan_mode {
-            crate::port::VlanMode::Access => self.tag.unwrap_or(0) == vlan,
-            _ => self.trunks.is_empty() || self.trunks.contains(&vlan),
+            Access => self.tag.unwrap_or(0) == vlan,
+            Trunk => self.trunks.is_empty() || self.trunks.contains(&vlan),
+            // A native port's VLAN 0 is its native VLAN: it takes no other VLAN 0
+            // traffic (as Open vSwitch, checked by the differential suite).
+            NativeTagged | NativeUntagged => {
+                vlan == self.tag.unwrap_or(0) || (vlan != 0 && (self.trunks.is_empty() || self.trunks.contains(&vlan)))
+            }
         }
     }
 

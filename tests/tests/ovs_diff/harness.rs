@@ -31,6 +31,8 @@ pub struct PortDef {
     pub patch: Option<String>,
     pub tag: Option<u16>,
     pub trunks: Vec<u16>,
+    /// `vlan_mode` (access, trunk, native-tagged, native-untagged), if set.
+    pub vlan_mode: Option<String>,
     /// Some((type, options)) for a tunnel port (`vxlan`/`gre`, OVS's options).
     pub tunnel: Option<(String, Vec<(String, String)>)>,
 }
@@ -43,7 +45,17 @@ impl PortDef {
             patch: None,
             tag: None,
             trunks: vec![],
+            vlan_mode: None,
             tunnel: None,
+        }
+    }
+    /// A port with a `vlan_mode` (and its tag and trunks).
+    pub fn vlan_mode(name: &str, ofport: u32, mode: &str, tag: Option<u16>, trunks: &[u16]) -> PortDef {
+        PortDef {
+            tag,
+            trunks: trunks.to_vec(),
+            vlan_mode: Some(mode.into()),
+            ..PortDef::plain(name, ofport)
         }
     }
     pub fn access(name: &str, ofport: u32, tag: u16) -> PortDef {
@@ -360,6 +372,7 @@ impl Diff {
                     },
                     tag: p.tag,
                     trunks: p.trunks.clone(),
+                    vlan_mode: p.vlan_mode.clone(),
                 })
                 .collect();
             ovs.add_bridge(&b.name, &ports)
@@ -499,7 +512,7 @@ impl Diff {
                     trunks: p.trunks.clone(),
                     options: Default::default(),
                     mac: None,
-                    vlan_mode: None,
+                    vlan_mode: p.vlan_mode.as_deref().map(|m| xvs::port::VlanMode::parse(m).unwrap()),
                 };
                 of.add_port(&b.name, req)
                     .map_err(|e| format!("xvs add_port {}: {e}", p.name))?;

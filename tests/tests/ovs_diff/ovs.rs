@@ -83,6 +83,7 @@ pub struct OvsPort {
     pub ty: OvsPortType,
     pub tag: Option<u16>,
     pub trunks: Vec<u16>,
+    pub vlan_mode: Option<String>,
 }
 
 pub struct Ovs {
@@ -276,8 +277,11 @@ impl Ovs {
                 }
             }
             a.push(format!("ofport_request={}", p.ofport));
-            if p.tag.is_some() || !p.trunks.is_empty() {
+            if p.tag.is_some() || !p.trunks.is_empty() || p.vlan_mode.is_some() {
                 a.extend(["--".into(), "set".into(), "port".into(), p.name.clone()]);
+                if let Some(m) = &p.vlan_mode {
+                    a.push(format!("vlan_mode={m}"));
+                }
                 if let Some(t) = p.tag {
                     a.push(format!("tag={t}"));
                 }
