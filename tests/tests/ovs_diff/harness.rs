@@ -349,7 +349,23 @@ impl Diff {
     }
 
     /// Bridges with tunnel ports and the underlay they are routed through.
+    /// Start OVS and build the bridges on both sides. A private ovs-vswitchd that
+    /// fails to come up on a loaded machine is given one more try (reported).
     pub fn with_underlay(
+        scenario: &str,
+        bridges: Vec<BridgeDef>,
+        underlay: Option<Underlay>,
+    ) -> Result<Diff, String> {
+        match Diff::with_underlay_once(scenario, bridges.clone(), underlay.clone()) {
+            Ok(d) => Ok(d),
+            Err(e) => {
+                eprintln!("[{scenario}] setting up Open vSwitch failed ({e}); trying once more");
+                Diff::with_underlay_once(scenario, bridges, underlay)
+            }
+        }
+    }
+
+    fn with_underlay_once(
         scenario: &str,
         bridges: Vec<BridgeDef>,
         underlay: Option<Underlay>,
