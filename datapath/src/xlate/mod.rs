@@ -405,12 +405,22 @@ impl<'a> Ctx<'a> {
             Some(r) => {
                 self.out.rules.push(r.stats.clone());
                 if self.trace.is_some() {
-                    let m = crate::flow::format::format_match(&r.m, r.priority);
-                    let acts = crate::flow::format::format_actions(&r.actions);
+                    // As ofproto/trace: "N. match, priority P, cookie C", then each
+                    // action of the rule on its own line.
+                    let m = crate::flow::format::format_match(&r.m, crate::flow::DEFAULT_PRIORITY);
+                    // (The actions follow, each on its own line as it runs, with what
+                    // it leads to nested under it.)
+                    let prio = r.priority;
                     let cookie = r.cookie;
+                    let empty = r.actions.is_empty();
                     self.trace(|| {
                         let c = if cookie != 0 { format!(", cookie {cookie:#x}") } else { String::new() };
-                        format!("{table_id:2}. {}{c}\n    {acts}", if m.is_empty() { "priority 32768".to_string() } else { m })
+                        let head = if m.is_empty() { format!("priority {prio}") } else { format!("{m}, priority {prio}") };
+                        if empty {
+                            format!("{table_id:2}. {head}{c}\n    drop")
+                        } else {
+                            format!("{table_id:2}. {head}{c}")
+                        }
                     });
                 }
                 if !top {
@@ -429,7 +439,19 @@ impl<'a> Ctx<'a> {
 
     fn do_actions(&mut self, acts: &[Action]) {
         for a in acts {
-            if self.stop || !self.do_action(a) {
+            if self.stop {
+                return;
+            }
+            if self.trace.is_some() {
+                let text = crate::flow::format::format_actions(std::slice::from_ref(a));
+                self.trace(|| text);
+            }
+            // What an action leads to (a resubmit's lookup, NORMAL's decisions) is
+            // indented under it.
+            self.indent += 1;
+            let go_on = self.do_action(a);
+            self.indent -= 1;
+            if !go_on {
                 return;
             }
         }
