@@ -7,6 +7,7 @@
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
+use xvs::exec::Sent;
 use xvs::flow::parse::{parse_flow, ParseMode};
 use xvs::flow::{Field, FlowKey};
 use xvs::odp::DpAction;
@@ -72,24 +73,17 @@ fn key_of(frame: &[u8], in_port: OdpPort) -> FlowKey {
     k
 }
 
-/// Run actions on a frame with 256 bytes of headroom; returns (port, bytes) per output
-/// and what tunnel pops there were.
+/// Run actions on a frame as the datapath does (with headroom); returns (port, bytes)
+/// per output, tunnel pops as port 1000 + their vport.
 fn run(frame: &[u8], acts: &[DpAction]) -> Vec<(OdpPort, Vec<u8>)> {
-    let mut buf = vec![0u8; 4096];
-    buf[256..256 + frame.len()].copy_from_slice(frame);
-    let mut k = FlowKey::ZERO;
-    let mut ofs = extract(frame, 0, &mut k).unwrap();
-    let mut pkt = PacketMut::with_headroom(&mut buf, 256, frame.len()).unwrap();
-    let mut out = Vec::new();
-    for a in acts {
-        match a {
-            DpAction::Output(p) => out.push((*p, pkt.data().to_vec())),
-            DpAction::TnlPop(v) => out.push((OdpPort(1000 + v.0), pkt.data().to_vec())),
-            DpAction::Clone(inner) => out.extend(run(pkt.data(), inner)),
-            _ => xvs::exec::apply(&mut pkt, &mut ofs, a).unwrap(),
-        }
-    }
-    out
+    let mut sent = Vec::new();
+    xvs::exec::run_frame(frame, acts, &mut sent).unwrap();
+    sent.into_iter()
+        .map(|s| match s {
+            Sent::Output(p, b) => (p, b),
+            Sent::Pop(v, b) => (OdpPort(1000 + v.0), b),
+        })
+        .collect()
 }
 
 #[test]

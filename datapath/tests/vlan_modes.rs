@@ -47,13 +47,16 @@ fn flood(from: u32, vid: Option<u16>) -> Vec<(u32, Option<u16>)> {
     let p = o.snapshot();
     let f = broadcast(vid);
     let mut k = FlowKey::ZERO;
-    let ofs = extract(&f, dps[from as usize], &mut k).unwrap();
+    extract(&f, dps[from as usize], &mut k).unwrap();
     let out = translate(&p, &k);
-    let mut buf = f.clone();
-    buf.resize(f.len() + 64, 0);
-    let sent = xvs::exec::run_on_buffer(&mut buf, f.len(), ofs, &out.actions).unwrap();
+    let mut sent = Vec::new();
+    xvs::exec::run_frame(&f, &out.actions, &mut sent).unwrap();
     let mut v: Vec<(u32, Option<u16>)> = sent
         .into_iter()
+        .map(|s| match s {
+            xvs::exec::Sent::Output(dp, b) => (dp, b),
+            xvs::exec::Sent::Pop(..) => panic!("no tunnels here"),
+        })
         .map(|(dp, b)| {
             let ofport = dps.iter().position(|d| *d == dp.0).unwrap() as u32;
             let tag = (b[12..14] == [0x81, 0x00]).then(|| u16::from_be_bytes([b[14], b[15]]) & 0xfff);

@@ -11,13 +11,12 @@
 //! processes and temp dirs, and removes all of it on drop, also when it panics. Missing
 //! root or a missing peer program is a failure, not a skip.
 
-use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use xvs_tools::netlab::{is_root, rule_counters, sh, unique, veth_between, wait_for, xvsd_in_netns, Netns, Xvsd};
+use xvs_tools::netlab::{is_root, rule_counters, sh, tcp_transfer, unique, veth_between, wait_for, xvsd_in_netns, Netns, TcpTimeouts, Xvsd};
 
 const PORT: u16 = 5001;
 
@@ -51,82 +50,22 @@ fn assert_ping(from: &Netns, to: &str, what: &str, diag: &dyn Fn() -> String) {
     eprintln!("  ping {what}: ok (first reply after {:.1} s)", t0.elapsed().as_secs_f64());
 }
 
-const SERVER: &str = r#"
-import socket, hashlib
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", PORT))
-s.listen(1)
-s.settimeout(60)
-print("listening", flush=True)
-c, _ = s.accept()
-c.settimeout(30)
-h = hashlib.sha256()
-n = 0
-while True:
-    d = c.recv(65536)
-    if not d:
-        break
-    h.update(d)
-    n += len(d)
-c.sendall(b"k")
-c.close()
-print(n, h.hexdigest(), flush=True)
-"#;
-
-fn client(ip: &str, bytes: usize) -> String {
-    format!(
-        r#"
-import socket, hashlib, os, time
-data = os.urandom({bytes})
-c = None
-for i in range(50):
-    try:
-        c = socket.create_connection(("{ip}", {PORT}), timeout=5)
-        break
-    except OSError:
-        time.sleep(0.2)
-c.settimeout(30)
-c.sendall(data)
-c.shutdown(socket.SHUT_WR)
-c.recv(1)
-c.close()
-print(len(data), hashlib.sha256(data).hexdigest(), flush=True)
-"#
-    )
-}
-
-/// A child process killed and reaped on drop.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Send `bytes` over TCP from namespace `from` to `to_ip` (server in `to`); both sides
 /// print size and SHA-256, which must match. Returns the seconds it took.
 fn assert_tcp(from: &Netns, to: &Netns, to_ip: &str, bytes: usize, what: &str, diag: &dyn Fn() -> String) -> f64 {
     let t0 = Instant::now();
-    let script = SERVER.replace("PORT", &PORT.to_string());
-    let mut server = Proc(to.spawn(&["timeout", "90", "python3", "-c", &script]).unwrap());
-    let mut lines = BufReader::new(server.0.stdout.take().unwrap()).lines();
-    let first = lines.next().transpose().unwrap().unwrap_or_default();
-    assert_eq!(first.trim(), "listening", "{what}: TCP server did not start");
-    let cl = from.output(&["timeout", "90", "python3", "-c", &client(to_ip, bytes)]).unwrap();
-    let sent = String::from_utf8_lossy(&cl.stdout).trim().to_string();
-    let received = lines.next().transpose().unwrap_or_default().unwrap_or_default().trim().to_string();
-    drop(server);
+    let timeouts = TcpTimeouts { accept: 60, io: 30, total: 90, retry: 0.2 };
+    let r = tcp_transfer(from, to, to_ip, PORT, bytes, timeouts).unwrap_or_else(|e| panic!("{what}: {e:#}"));
     assert!(
-        cl.status.success() && !sent.is_empty() && sent == received,
-        "{what}: TCP transfer of {bytes} bytes failed: sent [{sent}] received [{received}] {}\n{}",
-        String::from_utf8_lossy(&cl.stderr).trim(),
+        r.ok(),
+        "{what}: TCP transfer of {bytes} bytes failed: sent [{}] received [{}] {}\n{}",
+        r.sent,
+        r.received,
+        r.client_stderr,
         diag()
     );
     let s = t0.elapsed().as_secs_f64();
-    eprintln!("  tcp {what}: {bytes} bytes in {s:.1} s, sha256 {} on both sides", sent.split_whitespace().nth(1).unwrap_or(""));
+    eprintln!("  tcp {what}: {bytes} bytes in {s:.1} s, sha256 {} on both sides", r.sha256());
     s
 }
 

@@ -423,8 +423,16 @@ pub fn socket_path(x: &Xvsd) -> &Path {
 /// execs xvsd itself, so the child is xvsd; dropping the [`Xvsd`] stops it and removes
 /// `dir`. Bridges with LOCAL netdevs (br-phy) need one namespace per xvsd.
 pub fn xvsd_in_netns(ns: &Netns, dir: &Path) -> Result<Xvsd> {
+    xvsd_in_netns_with(ns, dir, 8192)
+}
+
+/// [`xvsd_in_netns`] with `frames` UMEM frames (the lab sizes them to its ports).
+pub fn xvsd_in_netns_with(ns: &Netns, dir: &Path, frames: u32) -> Result<Xvsd> {
     use std::os::unix::process::CommandExt as _;
-    let exe = bin("xvsd");
+    let exe = bin_dir().join("xvsd");
+    if !exe.exists() {
+        bail!("{} not built (run `cargo build --workspace --bins` first)", exe.display());
+    }
     std::fs::create_dir_all(dir)?;
     let socket = dir.join("xvsd.sock");
     let log = std::fs::File::create(dir.join("xvsd.log"))?;
@@ -433,10 +441,12 @@ pub fn xvsd_in_netns(ns: &Netns, dir: &Path) -> Result<Xvsd> {
         .arg(&exe)
         .arg("--socket")
         .arg(&socket)
-        .args(["--no-state", "--poll", "adaptive", "--frames", "8192"])
+        .args(["--no-state", "--poll", "adaptive", "--frames", &frames.to_string()])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log)
+        // Its own process group: a Ctrl-C reaches the caller (the lab), which stops
+        // the daemons itself after the step under way.
         .process_group(0)
         .spawn()
         .context("starting xvsd")?;
@@ -462,4 +472,113 @@ pub fn veth_between(a_ns: &Netns, a: &str, b_ns: &Netns, b: &str) -> Result<()> 
     a_ns.exec(&["ip", "link", "set", a, "up"])?;
     b_ns.exec(&["ip", "link", "set", b, "up"])?;
     Ok(())
+}
+
+/// Timeouts of a [`tcp_transfer`], in seconds.
+#[derive(Clone, Copy, Debug)]
+pub struct TcpTimeouts {
+    /// The server waits this long for the connection.
+    pub accept: u32,
+    /// Each socket operation after that.
+    pub io: u32,
+    /// The whole of each side (`timeout(1)` around the scripts).
+    pub total: u32,
+    /// Pause between connection attempts of the client (50 attempts).
+    pub retry: f64,
+}
+
+/// What a [`tcp_transfer`] saw: both sides print "size sha256".
+#[derive(Clone, Debug)]
+pub struct TcpOutcome {
+    pub sent: String,
+    pub received: String,
+    pub client_ok: bool,
+    pub client_stderr: String,
+}
+
+impl TcpOutcome {
+    /// The transfer completed and both sides saw the same bytes.
+    pub fn ok(&self) -> bool {
+        self.client_ok && !self.sent.is_empty() && self.sent == self.received
+    }
+
+    pub fn sha256(&self) -> &str {
+        self.sent.split_whitespace().nth(1).unwrap_or("")
+    }
+}
+
+/// Send `bytes` random bytes over TCP from namespace `from` to `to_ip:port` (a server
+/// in namespace `to`), with python3 on both sides; each side prints the size and
+/// SHA-256 of what it sent or received. Errors are setup failures (the server did
+/// not start); a failed transfer is an outcome whose `ok()` is false.
+pub fn tcp_transfer(from: &Netns, to: &Netns, to_ip: &str, port: u16, bytes: usize, t: TcpTimeouts) -> Result<TcpOutcome> {
+    use std::io::BufRead;
+    let server = format!(
+        r#"
+import socket, hashlib
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", {port}))
+s.listen(1)
+s.settimeout({accept})
+print("listening", flush=True)
+c, _ = s.accept()
+c.settimeout({io})
+h = hashlib.sha256()
+n = 0
+while True:
+    d = c.recv(65536)
+    if not d:
+        break
+    h.update(d)
+    n += len(d)
+c.sendall(b"k")
+c.close()
+print(n, h.hexdigest(), flush=True)
+"#,
+        accept = t.accept,
+        io = t.io
+    );
+    let client = format!(
+        r#"
+import socket, hashlib, os, time
+data = os.urandom({bytes})
+c = None
+for i in range(50):
+    try:
+        c = socket.create_connection(("{to_ip}", {port}), timeout=5)
+        break
+    except OSError:
+        time.sleep({retry})
+c.settimeout({io})
+c.sendall(data)
+c.shutdown(socket.SHUT_WR)
+c.recv(1)
+c.close()
+print(len(data), hashlib.sha256(data).hexdigest(), flush=True)
+"#,
+        retry = t.retry,
+        io = t.io
+    );
+    let total = t.total.to_string();
+    let mut srv = to.spawn(&["timeout", &total, "python3", "-c", &server])?;
+    let stdout = srv.stdout.take().ok_or_else(|| anyhow!("server stdout"))?;
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let first = lines.next().transpose()?.unwrap_or_default();
+    if first.trim() != "listening" {
+        let _ = srv.kill();
+        let _ = srv.wait();
+        bail!("TCP server in {} did not start: {first}", to.name);
+    }
+    let cl = from.output(&["timeout", &total, "python3", "-c", &client]);
+    let received = lines.next().transpose().unwrap_or_default().unwrap_or_default().trim().to_string();
+    let _ = srv.kill();
+    let _ = srv.wait();
+    let cl = cl?;
+    Ok(TcpOutcome {
+        sent: String::from_utf8_lossy(&cl.stdout).trim().to_string(),
+        received,
+        client_ok: cl.status.success(),
+        client_stderr: String::from_utf8_lossy(&cl.stderr).trim().to_string(),
+    })
 }

@@ -22,9 +22,6 @@ pub struct Entry {
     pub actions: Box<[DpAction]>,
     /// Index of the last `Output` in `actions` (outputs before it send a copy).
     pub last_output: Option<u16>,
-    /// The actions copy the frame to a capture (`DpAction::Tap`): executed by the
-    /// worker's slower general path.
-    pub taps: bool,
     pub rules: Box<[Arc<RuleStats>]>,
     pub mac_learns: Box<[MacLearn]>,
     /// Tunnel next hops the actions use (their neighbour entries are refreshed).

@@ -362,7 +362,6 @@ impl Cache {
             subtable: 0,
             actions: out.actions.clone().into_boxed_slice(),
             last_output,
-            taps: out.actions.iter().any(|a| matches!(a, crate::odp::DpAction::Tap { .. })),
             rules: std::mem::take(&mut out.rules).into_boxed_slice(),
             mac_learns: out.mac_learns.clone().into_boxed_slice(),
             neighs: out.neighs.clone().into_boxed_slice(),

@@ -76,21 +76,6 @@ fn flow_hash(d: &[u8], o: Offsets) -> u32 {
     (h ^ (h >> 32)) as u32
 }
 
-/// Run every rewrite of `actions` on a frame held in a plain buffer (tests, benches,
-/// the trace tool), collecting the frames that each output would send.
-pub fn run_on_buffer(buf: &mut [u8], len: usize, ofs: Offsets, actions: &[DpAction]) -> Result<Vec<(crate::port::OdpPort, Vec<u8>)>, RewriteError> {
-    let mut pkt = PacketMut::new(buf, len).ok_or(RewriteError::Truncated)?;
-    let mut ofs = ofs;
-    let mut out = Vec::new();
-    for a in actions {
-        match a {
-            DpAction::Output(p) => out.push((*p, pkt.data().to_vec())),
-            _ => apply(&mut pkt, &mut ofs, a)?,
-        }
-    }
-    Ok(out)
-}
-
 /// What executing datapath actions on a frame produced (see [`run_frame`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Sent {

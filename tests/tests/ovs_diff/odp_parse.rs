@@ -5,7 +5,7 @@
 //! OVS's userspace datapath uses masked set actions: `set(ipv4(tos=0x48/0xfc,ttl=63))`
 //! names only the fields that change, with an optional `/mask`. A masked field is
 //! resolved against the frame as it is at that point of the action list, so the list
-//! is executed step by step with `xvs::exec::apply`, the function `run_on_buffer`
+//! is executed step by step with `xvs::exec::apply`, the function `run_frame`
 //! applies per action.
 //!
 //! Rewrites OVS can emit but xvs has no datapath action for (`set(icmp(..))`,

@@ -3,11 +3,10 @@
 //! transfer with a checksum compared on both sides, ARP anti-spoofing, and optionally a
 //! burst of generated traffic.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 
 use super::deploy::Lab;
 use super::interrupted;
@@ -119,70 +118,19 @@ pub fn cross_host_pair(lab: &Lab) -> Option<(usize, usize)> {
     None
 }
 
-const SERVER: &str = r#"
-import socket, hashlib
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", 5001))
-s.listen(1)
-s.settimeout(20)
-print("listening", flush=True)
-c, _ = s.accept()
-c.settimeout(20)
-h = hashlib.sha256()
-n = 0
-while True:
-    d = c.recv(65536)
-    if not d:
-        break
-    h.update(d)
-    n += len(d)
-print(n, h.hexdigest(), flush=True)
-"#;
-
-fn client(ip: &str, bytes: usize) -> String {
-    format!(
-        r#"
-import socket, hashlib, os, time
-data = os.urandom({bytes})
-for i in range(50):
-    try:
-        c = socket.create_connection(("{ip}", 5001), timeout=5)
-        break
-    except OSError:
-        time.sleep(0.1)
-c.settimeout(20)
-c.sendall(data)
-c.shutdown(socket.SHUT_WR)
-c.recv(1)
-c.close()
-print(len(data), hashlib.sha256(data).hexdigest(), flush=True)
-"#
-    )
-}
-
 /// Send `bytes` over TCP from VM `a` to VM `b`; both sides print size and SHA-256.
 pub fn tcp(lab: &Lab, a: usize, b: usize, bytes: usize, say: &mut dyn FnMut(String)) -> Result<Check> {
     let t = &lab.topo;
     let (va, vb) = (&t.vms[a], &t.vms[b]);
-    let mut server = lab.vms[b].spawn(&["timeout", "30", "python3", "-c", SERVER])?;
-    let mut lines = BufReader::new(server.stdout.take().context("server stdout")?).lines();
-    let first = lines.next().transpose()?.unwrap_or_default();
-    if first.trim() != "listening" {
-        let _ = server.kill();
-        bail!("TCP server in {} did not start: {first}", vb.name);
-    }
-    let cl = lab.vms[a].output(&["timeout", "30", "python3", "-c", &client(&vb.ip.to_string(), bytes)])?;
-    let sent = String::from_utf8_lossy(&cl.stdout).trim().to_string();
-    let received = lines.next().transpose()?.unwrap_or_default().trim().to_string();
-    let _ = server.kill();
-    let _ = server.wait();
-    let ok = cl.status.success() && !sent.is_empty() && sent == received;
+    let timeouts = crate::netlab::TcpTimeouts { accept: 20, io: 20, total: 30, retry: 0.1 };
+    let r = crate::netlab::tcp_transfer(&lab.vms[a], &lab.vms[b], &vb.ip.to_string(), 5001, bytes, timeouts)
+        .with_context(|| format!("TCP to {}", vb.name))?;
+    let ok = r.ok();
     let name = format!("tcp {} -> {} ({} -> {}), {} bytes", va.name, vb.name, host_of(lab, a), host_of(lab, b), bytes);
     let detail = if ok {
-        format!("sha256 {} on both sides", sent.split_whitespace().nth(1).unwrap_or(""))
+        format!("sha256 {} on both sides", r.sha256())
     } else {
-        format!("sent [{sent}] received [{received}] {}", String::from_utf8_lossy(&cl.stderr).trim())
+        format!("sent [{}] received [{}] {}", r.sent, r.received, r.client_stderr)
     };
     say(format!("  {name}: {detail}"));
     Ok(Check { name, ok, detail })

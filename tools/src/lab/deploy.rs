@@ -5,10 +5,7 @@
 //! namespaces and the run directory.
 
 use std::fmt;
-use std::os::unix::process::CommandExt as _;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 
@@ -17,7 +14,7 @@ use super::interrupted;
 use super::plan::{self, HostPlan, UPLINK_PHYS, UPLINK_TUN};
 use super::rundir::RunDir;
 use super::topology::Topology;
-use crate::netlab::{bin_dir, sh, Netns, Xvsd};
+use crate::netlab::{sh, Netns, Xvsd};
 
 /// Bridges of the underlay namespace: the tunnel segment and the VLAN physnet.
 pub const UNDERLAY_BR: &str = "underlay";
@@ -86,39 +83,7 @@ fn ctl(x: &Xvsd, host: &str, args: &[String]) -> Result<String> {
 /// Start xvsd inside `ns` with its control socket in `dir` (reachable from the root
 /// namespace, since the filesystem is shared).
 fn start_xvsd(ns: &Netns, dir: &Path, frames: u32) -> Result<Xvsd> {
-    let exe = bin_dir().join("xvsd");
-    if !exe.exists() {
-        bail!("{} not built (run `cargo build --workspace --bins` first)", exe.display());
-    }
-    std::fs::create_dir_all(dir)?;
-    let socket = dir.join("xvsd.sock");
-    let log = std::fs::File::create(dir.join("xvsd.log"))?;
-    let child = Command::new("ip")
-        .args(["netns", "exec", &ns.name])
-        .arg(&exe)
-        .arg("--socket")
-        .arg(&socket)
-        .args(["--no-state", "--poll", "adaptive", "--frames", &frames.to_string()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        // Its own process group: a Ctrl-C reaches the lab, which stops the daemons
-        // itself after the step under way.
-        .process_group(0)
-        .spawn()
-        .context("starting xvsd")?;
-    let mut x = Xvsd { child, keep_dir: false, socket, dir: dir.to_path_buf() };
-    let t0 = Instant::now();
-    while t0.elapsed() < Duration::from_secs(10) {
-        if x.socket.exists() && x.alive() {
-            return Ok(x);
-        }
-        if let Ok(Some(st)) = x.child.try_wait() {
-            bail!("xvsd in {} exited ({st}): {}", ns.name, x.log().trim());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    bail!("xvsd in {} did not come up: {}", ns.name, x.log().trim())
+    crate::netlab::xvsd_in_netns_with(ns, dir, frames)
 }
 
 /// UMEM frames for a host's xvsd: every AF_XDP socket (each bridge's LOCAL port, the
